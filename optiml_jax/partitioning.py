@@ -12,12 +12,15 @@ Flax resolves rules in order and never uses one mesh axis twice in one array, so
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import math
+from typing import Any, Iterator, Mapping, Sequence
 
-import jax
 import flax
+import jax
 import numpy as np
 from flax.linen import partitioning as nn_partitioning
+from jax.experimental import mesh_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "fsdp", "tensor")
@@ -41,17 +44,43 @@ def default_logical_axis_rules() -> tuple[tuple[str, Any], ...]:
     )
 
 
-def make_mesh(data: int = 1, fsdp: int = 1, tensor: int = 1,
+def resolve_mesh_shape(shape: Mapping[str, int | str], num_devices: int) -> dict[str, int]:
+    """Sizes for every mesh axis; at most one axis may be -1 / 'auto' (= the devices left)."""
+    unknown = set(shape) - set(MESH_AXES)
+    if unknown:
+        raise ValueError(f"Unknown mesh axes {sorted(unknown)}; the mesh axes are {MESH_AXES}.")
+    sizes = {axis: shape.get(axis, 1) for axis in MESH_AXES}
+    auto = [axis for axis, size in sizes.items() if size in (-1, "auto")]
+    if len(auto) > 1:
+        raise ValueError(f"Only one mesh axis may be 'auto', got {auto}.")
+    fixed = math.prod(int(size) for axis, size in sizes.items() if axis not in auto)
+    if auto:
+        if num_devices % fixed:
+            raise ValueError(f"Mesh {sizes}: {num_devices} devices are not divisible by the fixed "
+                             f"axes' product {fixed}.")
+        sizes[auto[0]] = num_devices // fixed
+    sizes = {axis: int(size) for axis, size in sizes.items()}
+    if math.prod(sizes.values()) != num_devices:
+        described = " x ".join(f"{axis}={size}" for axis, size in sizes.items())
+        raise ValueError(f"Mesh {described} = {math.prod(sizes.values())} devices, but "
+                         f"{num_devices} are available.")
+    return sizes
+
+
+def make_mesh(data: int | str = 1, fsdp: int | str = 1, tensor: int | str = 1,
               devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A `(data, fsdp, tensor)` mesh over `devices` (default: all), tensor axis innermost.
 
-    Tensor parallelism talks the most, so it gets neighbouring devices (same host / ICI ring).
+    Tensor parallelism talks the most, so it gets neighbouring devices (same host / ICI ring);
+    on TPU and GPU `mesh_utils` also follows the physical topology.
     """
     devices = list(jax.devices() if devices is None else devices)
-    if data * fsdp * tensor != len(devices):
-        raise ValueError(f"Mesh data={data} x fsdp={fsdp} x tensor={tensor} = "
-                         f"{data * fsdp * tensor} devices, but {len(devices)} are available.")
-    grid = np.asarray(devices, dtype=object).reshape(data, fsdp, tensor)
+    sizes = resolve_mesh_shape({"data": data, "fsdp": fsdp, "tensor": tensor}, len(devices))
+    shape = tuple(sizes[axis] for axis in MESH_AXES)
+    if devices[0].platform == "cpu":
+        grid = np.asarray(devices, dtype=object).reshape(shape)
+    else:
+        grid = mesh_utils.create_device_mesh(shape, devices, allow_split_physical_axes=True)
     return Mesh(grid, MESH_AXES)
 
 
@@ -66,3 +95,50 @@ def logical_to_shardings(logical_axes: Any, mesh: Mesh,
         return NamedSharding(mesh, nn_partitioning.logical_to_mesh_axes(names, rules))
 
     return jax.tree.map(to_sharding, specs, is_leaf=lambda x: isinstance(x, PartitionSpec))
+
+
+class Partitioner:
+    """The mesh, the logical-axis rules, and jit-ing under them (t5x's `PjitPartitioner` role).
+
+    Args:
+      mesh_shape: sizes per mesh axis, e.g. `{'data': 1, 'fsdp': -1, 'tensor': 2}`; one axis may
+        be -1 / 'auto' (all remaining devices). Default: pure FSDP over every device.
+      logical_axis_rules: logical name → mesh axes (default `default_logical_axis_rules()`).
+    """
+
+    def __init__(self, mesh_shape: Mapping[str, int | str] | None = None,
+                 logical_axis_rules: LogicalAxisRules | None = None,
+                 devices: Sequence[jax.Device] | None = None):
+        shape = dict(mesh_shape or {"fsdp": -1})
+        self.mesh = make_mesh(**shape, devices=devices)
+        self.rules = tuple(default_logical_axis_rules() if logical_axis_rules is None
+                           else logical_axis_rules)
+
+    @property
+    def batch_axes(self) -> tuple[str, ...]:
+        """Mesh axes the global batch is split over."""
+        spec = nn_partitioning.logical_to_mesh_axes(("batch",), self.rules)[0]
+        return () if spec is None else ((spec,) if isinstance(spec, str) else tuple(spec))
+
+    @property
+    def data_parallel_size(self) -> int:
+        return math.prod(self.mesh.shape[axis] for axis in self.batch_axes)
+
+    def batch_sharding(self, ndim: int = 2) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec(self.batch_axes or None, *([None] * (ndim - 1))))
+
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec())
+
+    def shardings(self, logical_axes: Any) -> Any:
+        return logical_to_shardings(logical_axes, self.mesh, self.rules)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Trace and run under the mesh and rules, so activation constraints are honoured.
+
+        Flax >= 0.12 only emits `with_sharding_constraint` when jax's abstract mesh is set
+        (`jax.set_mesh`); the legacy `with mesh:` silently drops them.
+        """
+        with jax.set_mesh(self.mesh), nn_partitioning.axis_rules(self.rules):
+            yield

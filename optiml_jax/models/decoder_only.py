@@ -61,6 +61,10 @@ class DecoderOnlyModel:
         self._loss_normalizing_factor = loss_normalizing_factor
 
     @property
+    def loss_normalizing_factor(self) -> losses.LossNormalizer:
+        return self._loss_normalizing_factor
+
+    @property
     def eos_id(self) -> int:
         eos = getattr(self.vocabulary, "eos_id", None)
         return self.module.config.eos_token_id if eos is None else eos
@@ -96,9 +100,13 @@ class DecoderOnlyModel:
             decoder_causal_attention=self._causal_attention(batch), rngs=rngs, decode=False,
             enable_dropout=rngs is not None, mutable=mutable)
 
-    def loss_fn(self, params: Params, batch: Batch,
-                dropout_rng: jax.Array | None) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def loss_fn(self, params: Params, batch: Batch, dropout_rng: jax.Array | None, *,
+                loss_normalizer: jax.Array | float | None = None
+                ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """`(loss, metrics)`; dropout is on exactly when `dropout_rng` is given.
+
+        `loss_normalizer` replaces the divisor computed from this batch: a trainer splitting a
+        global batch into microbatches passes the global batch's divisor to each of them.
 
         Metrics are batch totals (`*_sum`, counts) so that microbatches and hosts can be summed
         before dividing: `loss` (normalised as configured), `cross_ent_loss_sum`, `z_loss_sum`,
@@ -106,6 +114,8 @@ class DecoderOnlyModel:
         """
         logits = self._compute_logits(params, batch, dropout_rng)
         normalizer, weights = losses.normalizer_and_weights(self._loss_normalizing_factor, batch)
+        if loss_normalizer is not None:
+            normalizer = loss_normalizer
         targets = batch["decoder_target_tokens"]
         loss, z_loss, weight_sum = losses.weighted_cross_entropy(
             logits, targets, weights, label_smoothing=self._label_smoothing, z_loss=self._z_loss,
