@@ -29,8 +29,9 @@ __all__ = ["ConversionError", "ConversionSummary", "convert_hf", "convert_metase
 
 
 def _hf_config(src: str | Path) -> OPTConfig:
+    fields = read_hf_config(src)
     try:
-        return OPTConfig.from_hf_config(read_hf_config(src))
+        return OPTConfig.from_hf_config(fields)
     except ValueError as e:
         raise ConversionError(f"{Path(src) / 'config.json'}: {e}") from None
 

@@ -213,6 +213,8 @@ class HFCheckpoint:
 
 
 def read_hf_config(directory: str | Path) -> dict:
+    if not Path(directory).is_dir():
+        raise ConversionError(f"{directory}: not a directory.")
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise ConversionError(f"{directory}: no config.json; it is needed to know the model's sizes.")
