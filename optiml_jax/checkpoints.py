@@ -2,9 +2,9 @@
 
 Layout (what t5x HEAD's `OrbaxCheckpointManagerInterface` writes and restores):
 
-    MODEL_DIR/config.json                  our `OPTConfig` as an HF-style config (rebuild / check the model)
-    MODEL_DIR/checkpoint_<step>/state/     `PyTreeCheckpointHandler(use_ocdbt=True)` holding
-                                           {'target': params, 'state': {'step': step, ...}}
+    MODEL_DIR/config.json               our `OPTConfig` as an HF config (rebuild / check the model)
+    MODEL_DIR/checkpoint_<step>/state/  `PyTreeCheckpointHandler(use_ocdbt=True)` holding
+                                        {'target': params, 'state': {'step': step, ...}}
 
 Params are the `OPT` module's tree, either unscanned (`layers_0` … `layers_{n-1}`) or scanned (one
 `layers` subtree with a leading layer axis); `restore_params` converts between the two on read.
@@ -53,7 +53,8 @@ def _state_handler() -> ocp.PyTreeCheckpointHandler:
 
 
 def checkpoint_manager(model_dir: str | os.PathLike,
-                       options: ocp.CheckpointManagerOptions | None = None) -> ocp.CheckpointManager:
+                       options: ocp.CheckpointManagerOptions | None = None
+                       ) -> ocp.CheckpointManager:
     """An Orbax manager for MODEL_DIR that saves and restores t5x-layout train states.
 
     `options` may set retention, intervals, etc.; its `step_prefix` is forced to t5x's.
@@ -73,9 +74,13 @@ def resolve_step_dir(path: str | os.PathLike) -> Path:
     path = Path(path)
     if (path / STATE_ITEM).is_dir():
         return path
-    steps = sorted((int(m.group(1)), child) for child in path.iterdir() if child.is_dir()
-                   and (m := _STEP_DIR.match(child.name)) and (child / STATE_ITEM).is_dir()) \
-        if path.is_dir() else []
+    steps = []
+    if path.is_dir():
+        for child in path.iterdir():
+            match = _STEP_DIR.match(child.name)
+            if match and (child / STATE_ITEM).is_dir():
+                steps.append((int(match.group(1)), child))
+    steps.sort()
     if not steps:
         raise FileNotFoundError(f"{path}: no t5x checkpoint here (expected {path}/{STATE_ITEM}/ or "
                                 f"{path}/{CHECKPOINT_PREFIX}_<step>/{STATE_ITEM}/).")
@@ -101,12 +106,12 @@ def config_dir(path: str | os.PathLike) -> Path:
     for directory in (path, path.parent):
         if (directory / CONFIG_FILE).is_file():
             return directory
-    raise FileNotFoundError(f"{path}: no {CONFIG_FILE} here or in its parent; it records which model "
-                            f"the checkpoint belongs to.")
+    raise FileNotFoundError(f"{path}: no {CONFIG_FILE} here or in its parent; it records which "
+                            f"model the checkpoint belongs to.")
 
 
 def load_config(path: str | os.PathLike) -> OPTConfig:
-    """The `OPTConfig` saved in MODEL_DIR (`path` may also be one of its `checkpoint_<step>` dirs)."""
+    """The `OPTConfig` saved in MODEL_DIR (or the MODEL_DIR of a `checkpoint_<step>` dir)."""
     return OPTConfig.from_hf_config(json.loads((config_dir(path) / CONFIG_FILE).read_text()))
 
 
@@ -115,15 +120,16 @@ def _check_config(saved: OPTConfig, expected: OPTConfig, where: Path) -> None:
     differing = {k: (saved_fields[k], expected_fields[k]) for k in saved_fields
                  if saved_fields[k] != expected_fields[k]}
     if differing:
-        details = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in differing.items())
+        details = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}"
+                            for k, (a, b) in differing.items())
         raise ValueError(f"{where}: the checkpoint was written for a different model ({details}).")
 
 
 # --- layouts --------------------------------------------------------------------------------------
 
-def is_scanned(params: Mapping[str, Any]) -> bool:
+def is_scanned(leaf_paths: Iterable[LeafPath]) -> bool:
     """True for the `scan_layers=True` layout (one stacked `layers` subtree)."""
-    return "layers" in params
+    return any(path[0] == "layers" for path in leaf_paths)
 
 
 def expected_param_shapes(config: OPTConfig, scan_layers: bool = False) -> dict:
@@ -187,7 +193,8 @@ class StreamingParamsWriter:
     Leaves are not copied by Orbax (`deepcopy_host_arrays=False`), so callers must not modify an
     array after adding it.
 
-    Use as a context manager: on an exception nothing is left in MODEL_DIR.
+    Use as a context manager: on an exception nothing is left in MODEL_DIR. Meant for one process
+    (a converter); multi-host training saves go through `checkpoint_manager`.
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, step: int = 0,
@@ -264,7 +271,8 @@ class StreamingParamsWriter:
 
 # --- reading --------------------------------------------------------------------------------------
 
-def stored_param_shapes(path: str | os.PathLike) -> dict[LeafPath, tuple[tuple[int, ...], np.dtype]]:
+def stored_param_shapes(path: str | os.PathLike
+                        ) -> dict[LeafPath, tuple[tuple[int, ...], np.dtype]]:
     """`{leaf path: (shape, dtype)}` of the params in a checkpoint, read from metadata only."""
     state_dir = resolve_step_dir(path) / STATE_ITEM
     tree = _state_handler().metadata(state_dir).tree
@@ -279,7 +287,8 @@ def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath], *,
     """Reads only the named params (host numpy arrays), e.g. to stream a checkpoint out."""
     state_dir = resolve_step_dir(path) / STATE_ITEM
     leaves = list(leaves)
-    args = ocp.RestoreArgs(restore_type=np.ndarray, dtype=None if dtype is None else np.dtype(dtype))
+    args = ocp.RestoreArgs(restore_type=np.ndarray,
+                           dtype=None if dtype is None else np.dtype(dtype))
     restore_args = traverse_util.unflatten_dict({("target", *p): args for p in leaves})
     restored = _state_handler().restore(state_dir, args=ocp.args.PyTreeRestore(
         item=restore_args, restore_args=restore_args, partial_restore=True))
@@ -303,7 +312,7 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
     """
     directory = resolve_step_dir(path)
     stored = stored_param_shapes(directory)
-    stored_scanned = any(p[0] == "layers" for p in stored)
+    stored_scanned = is_scanned(stored)
     want_scanned = stored_scanned if scan_layers is None else scan_layers
     if config is not None:
         _check_against_config(directory, stored, config, stored_scanned)
@@ -372,7 +381,7 @@ def _stored_layout_shardings(wanted: Mapping[LeafPath, Any], stored: Mapping[Lea
 
 
 def _stack_layers(params: dict[LeafPath, Any], shardings: Mapping[LeafPath, Any] | None) -> dict:
-    """`layers_i/...` leaves → stacked `layers/...`, one leaf kind at a time (bounded extra memory)."""
+    """`layers_i/...` leaves → stacked `layers/...`, one leaf kind at a time (bounded memory)."""
     by_kind: dict[LeafPath, dict[int, LeafPath]] = {}
     for leaf in list(params):
         if (indexed := _layer_index(leaf)) is not None:

@@ -55,7 +55,8 @@ def split_model_parallel(state: dict, num_parts: int, fused_qkv: bool) -> list[d
         for part in parts:
             for key in [k for k in part if ".self_attn.q_proj." in k]:
                 names = [key.replace(".q_proj.", f".{n}_proj.") for n in ("k", "v", "q")]
-                part[key.replace(".q_proj.", ".qkv_proj.")] = torch.cat([part.pop(n) for n in names])
+                fused = torch.cat([part.pop(name) for name in names])
+                part[key.replace(".q_proj.", ".qkv_proj.")] = fused
     return parts
 
 

@@ -54,7 +54,8 @@ def test_streaming_writer_equals_checkpoint_manager(tmp_path):
     trees = [handler.metadata(d / "state").tree for d in (managed, streamed)]
     assert jax.tree.map(lambda m: (m.shape, m.dtype), trees[0]) == \
         jax.tree.map(lambda m: (m.shape, m.dtype), trees[1])
-    step_metadata = [json.loads((d / "_CHECKPOINT_METADATA").read_text()) for d in (managed, streamed)]
+    step_metadata = [json.loads((d / "_CHECKPOINT_METADATA").read_text())
+                     for d in (managed, streamed)]
     assert step_metadata[0]["item_handlers"] == step_metadata[1]["item_handlers"]
 
     # A bare manager resolves the handler from metadata and restores the whole state.
@@ -149,7 +150,8 @@ def test_restore_rejects_a_checkpoint_of_another_model(tmp_path):
     params, _ = random_params()
     checkpoints.save_params(tmp_path, params)
     wider = CONFIG.replace(ffn_dim=128)
-    with pytest.raises(ValueError, match=r"fc1/bias has shape \(64,\), the config expects \(128,\)"):
+    with pytest.raises(ValueError, match=r"fc1/bias has shape \(64,\), the config expects "
+                                         r"\(128,\)"):
         checkpoints.restore_params(tmp_path, config=wider)
     checkpoints.save_config(tmp_path, CONFIG)
     assert checkpoints.load_config(tmp_path / "checkpoint_0") == CONFIG

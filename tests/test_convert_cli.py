@@ -1,4 +1,4 @@
-"""`python -m optiml_jax.convert`: the subcommands run end to end, and the README's commands parse."""
+"""`python -m optiml_jax.convert`: subcommands run end to end; the README's commands parse."""
 
 import re
 import shlex

@@ -7,7 +7,7 @@ from safetensors.numpy import load_file, save_file
 
 from hf_reference import random_hf_model, save_bin_shards, torch
 from metaseq_reference import write_metaseq_parts
-from optiml_jax.convert import ConversionError, convert_hf, convert_metaseq
+from optiml_jax.convert import ConversionError, convert_hf, convert_metaseq, export_hf
 from optiml_jax.models.configs import OPTConfig
 
 CONFIG = OPTConfig(vocab_size=512, hidden_size=64, num_layers=2, num_heads=4, ffn_dim=256,
@@ -112,10 +112,13 @@ def test_untied_lm_head(model, tmp_path):
                                                             "decoder.embed_tokens.weight")
 
 
-def test_existing_checkpoint_is_not_overwritten(hf_dir, tmp_path):
+def test_existing_outputs_are_not_overwritten(hf_dir, tmp_path):
     convert_hf(hf_dir, tmp_path / "out", progress=False)
     with pytest.raises(FileExistsError, match="checkpoint_0 already exists"):
         convert_hf(hf_dir, tmp_path / "out", progress=False)
+    export_hf(tmp_path / "out", tmp_path / "exported", progress=False)
+    with pytest.raises(FileExistsError, match="already holds weights"):
+        export_hf(tmp_path / "out", tmp_path / "exported", progress=False)
 
 
 def test_metaseq_missing_part(model, tmp_path):

@@ -1,4 +1,4 @@
-"""metaseq model-parallel parts → t5x checkpoint: logits equal the HF model the parts came from."""
+"""metaseq model-parallel parts → t5x checkpoint: logits equal those of the source HF model."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""`python -m optiml_jax.convert {hf,metaseq,export-hf} …`: see `optiml_jax.convert` and the README."""
+"""`python -m optiml_jax.convert {hf,metaseq,export-hf} …` (see `optiml_jax.convert`, README)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from optiml_jax.checkpoints import (config_dir, load_config, read_leaves, resolve_step_dir,
-                                    stored_param_shapes)
+from optiml_jax.checkpoints import (config_dir, is_scanned, load_config, read_leaves,
+                                    resolve_step_dir, stored_param_shapes)
 from optiml_jax.convert.hf import ConversionError, LeafGroup, TensorMapping, leaf_groups
 from optiml_jax.convert.report import ConversionSummary, progress_bar
 from optiml_jax.convert.sources import copy_tokenizer_files, numpy_dtype
@@ -51,13 +51,13 @@ def _check_stored(directory: Path, stored: dict, groups: list[LeafGroup]) -> Non
                               f"{missing[:5]}, unexpected {unexpected[:5]}).")
     for path, shape in expected.items():
         if stored[path][0] != shape:
-            raise ConversionError(f"{directory}: param {'/'.join(path)} has shape {stored[path][0]}, "
-                                  f"its config.json expects {shape}.")
+            raise ConversionError(f"{directory}: param {'/'.join(path)} has shape "
+                                  f"{stored[path][0]}, its config.json expects {shape}.")
 
 
 def _plan_shards(groups: list[LeafGroup], itemsize: int, max_bytes: int
                  ) -> list[list[tuple[LeafGroup, int, TensorMapping]]]:
-    """Consecutive tensors packed into shards of at most `max_bytes` (a bigger tensor goes alone)."""
+    """Consecutive tensors in shards of at most `max_bytes` (a bigger tensor goes alone)."""
     shards, current, current_bytes = [], [], 0
     for group in groups:
         for layer, mapping in enumerate(group.mappings):
@@ -81,8 +81,7 @@ def export_hf(src: str | Path, dest: str | Path, *, dtype: str | None = None,
     directory = resolve_step_dir(src)
     config = load_config(directory)
     stored = stored_param_shapes(directory)
-    scanned = any(path[0] == "layers" for path in stored)
-    groups = leaf_groups(config, scanned)
+    groups = leaf_groups(config, is_scanned(stored))
     _check_stored(directory, stored, groups)
     if dtype is None:
         stored_dtypes = {np.dtype(d).name for _, d in stored.values()}
@@ -96,6 +95,10 @@ def export_hf(src: str | Path, dest: str | Path, *, dtype: str | None = None,
     shards = _plan_shards(groups, out_dtype.itemsize, parse_size(max_shard_size))
 
     dest = Path(dest)
+    stale = sorted(p.name for p in dest.glob("*.safetensors")) if dest.is_dir() else []
+    if stale or (dest / INDEX_FILE).exists():
+        raise FileExistsError(f"{dest} already holds weights ({stale[:3]}…); remove them or export "
+                              f"elsewhere, so old shards cannot mix with new ones.")
     dest.mkdir(parents=True, exist_ok=True)
     weight_map, files, total_bytes, num_params = {}, [], 0, 0
     cached_leaf: tuple[tuple[str, ...], np.ndarray] | None = None  # the stacked leaf being split

@@ -60,8 +60,9 @@ def write_checkpoint(source: TensorSource, config: OPTConfig, dest: str | Path, 
                 bar.set_postfix_str(Path(source.tensors[key].origin).name, refresh=False)
                 value = source.read(key)
                 if value.shape != mapping.hf_shape:  # the file changed since it was catalogued
-                    raise ConversionError(f"tensor {key} in {source.tensors[key].origin} read with "
-                                          f"shape {value.shape}, its header said {mapping.hf_shape}.")
+                    raise ConversionError(f"tensor {key} in {source.tensors[key].origin} read "
+                                          f"with shape {value.shape}, its header said "
+                                          f"{mapping.hf_shape}.")
                 if mapping.hf_key == "decoder.embed_tokens.weight" and TIED_HEAD_KEY in stored:
                     embed_digest = _digest(value)
                 converted = mapping.to_flax(value).astype(out_dtype, copy=False)

@@ -43,7 +43,8 @@ _PART_FILE = re.compile(r"model_part-(\d+)(?:-shard(\d+))?\.pt$")
 _FLAT_PARAM = re.compile(r"(?:^|\.)flat_param_\d+$")
 _LAYER = re.compile(r"^decoder\.layers\.(\d+)\.")
 
-CONCAT_ROWS, CONCAT_COLUMNS, SHARED, FUSED_KVQ = "concat dim 0", "concat dim 1", "shared", "fused kvq"
+CONCAT_ROWS, CONCAT_COLUMNS = "concat dim 0", "concat dim 1"
+SHARED, FUSED_KVQ = "shared", "fused kvq"
 _RULES = (  # (metaseq key, how ranks merge, HF key); first match wins
     (r"decoder\.embed_tokens\.weight", CONCAT_ROWS, r"\g<0>"),
     (r"decoder\.embed_positions\.weight", SHARED, r"\g<0>"),
@@ -135,7 +136,8 @@ class _Rank:
                 for flat_name, info in entry["params"].items():
                     flat_key = f"{entry['fsdp_path']}.{flat_name}".lstrip(".")
                     if flat_key not in state["model"]:
-                        raise ConversionError(f"{path}: metadata lists {flat_key}, the file lacks it.")
+                        raise ConversionError(f"{path}: metadata lists {flat_key}, the file "
+                                              f"lacks it.")
                     length = state["model"][flat_key].numel() - info["padding"]
                     self.pieces.setdefault(flat_key, []).append((shard, length))
                     if shard:
@@ -156,7 +158,8 @@ class _Rank:
                                       f"{len(pieces)} shard(s), its metadata describes {used}; "
                                       f"are all FSDP shards of rank {self.rank} present?")
         for name in states[0]["shard_metadata"].get("buffer_names", []):  # unsharded, on shard 0
-            self.catalog[name] = torch_tensor_info(states[0]["model"][name], str(self.files[0]), name)
+            self.catalog[name] = torch_tensor_info(states[0]["model"][name], str(self.files[0]),
+                                                   name)
 
     def tensor(self, states: list[dict], key: str):
         """The named tensor (a lazy view into the memory-mapped file where possible)."""
@@ -258,8 +261,8 @@ class MetaseqParts:
             merged, keep = (n * shape[0], *shape[1:]), None
             if hf_key == "decoder.embed_tokens.weight" and merged[0] > config.vocab_size:
                 keep = config.vocab_size
-                self.notes.append(f"metaseq's embedding has {merged[0]} rows (vocabulary padded for "
-                                  f"model parallelism); kept the first {keep} = vocab_size.")
+                self.notes.append(f"metaseq's embedding has {merged[0]} rows (vocabulary padded "
+                                  f"for model parallelism); kept the first {keep} = vocab_size.")
                 merged = (keep, *merged[1:])
             self._register(hf_key, _Merge(key, rule, keep_rows=keep), merged, dtype)
         elif rule == CONCAT_COLUMNS:

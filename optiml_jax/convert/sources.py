@@ -111,7 +111,7 @@ def torch_to_numpy(tensor, copy: bool = True) -> np.ndarray:
 # --- HF checkpoint directories --------------------------------------------------------------------
 
 class HFCheckpoint:
-    """The weights of an HF checkpoint directory: safetensors (preferred) or .bin, one file or shards.
+    """An HF checkpoint directory's weights: safetensors (preferred) or .bin, one file or shards.
 
     An index file (`model.safetensors.index.json` / `pytorch_model.bin.index.json`) is honoured:
     every shard it names must exist and hold exactly the tensors it assigns to that shard.
@@ -121,7 +121,7 @@ class HFCheckpoint:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise ConversionError(f"{self.directory}: not a directory.")
-        self.files = self._weight_files()
+        self.files, self._index, self._index_map = self._weight_files()
         self.is_safetensors = self.files[0].suffix == ".safetensors"
         self.tensors: dict[str, TensorInfo] = {}
         self._file_of: dict[str, Path] = {}
@@ -135,21 +135,20 @@ class HFCheckpoint:
         self._check_index()
         self.largest_file_bytes = max(p.stat().st_size for p in self.files)
 
-    def _weight_files(self) -> list[Path]:
+    def _weight_files(self) -> tuple[list[Path], Path | None, dict[str, str] | None]:
+        """(weight files, index file, tensor → file name) in order of preference."""
         for index_name, single_name in HF_WEIGHT_FORMATS:
             index = self.directory / index_name
             if index.is_file():
-                self._index = index
-                self._index_map = self._read_index(index)
-                names = list(dict.fromkeys(self._index_map.values()))
+                index_map = self._read_index(index)
+                names = list(dict.fromkeys(index_map.values()))
                 missing = [n for n in names if not (self.directory / n).is_file()]
                 if missing:
                     raise ConversionError(f"{index}: names shard(s) {missing} that do not exist in "
                                           f"{self.directory} (incomplete download?).")
-                return [self.directory / n for n in names]
+                return [self.directory / n for n in names], index, index_map
             if (self.directory / single_name).is_file():
-                self._index, self._index_map = None, None
-                return [self.directory / single_name]
+                return [self.directory / single_name], None, None
         expected = ", ".join(name for pair in HF_WEIGHT_FORMATS for name in pair)
         raise ConversionError(f"{self.directory}: no weights found (looked for {expected}).")
 
@@ -217,7 +216,8 @@ def read_hf_config(directory: str | Path) -> dict:
         raise ConversionError(f"{directory}: not a directory.")
     path = Path(directory) / "config.json"
     if not path.is_file():
-        raise ConversionError(f"{directory}: no config.json; it is needed to know the model's sizes.")
+        raise ConversionError(f"{directory}: no config.json; it is needed to know the model's "
+                              f"sizes.")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
