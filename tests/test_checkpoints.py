@@ -114,13 +114,13 @@ def test_restore_converts_layouts(tmp_path, stored_scanned):
                        jax.tree.map(np.asarray, scanned) if stored_scanned else params)
 
 
-@pytest.mark.parametrize("stored_scanned", [False, True])
-def test_restore_onto_shardings_of_the_other_layout(tmp_path, stored_scanned):
+@pytest.mark.parametrize("stored_scanned, want_scanned",
+                         [(False, True), (True, False), (False, False)])
+def test_restore_onto_shardings(tmp_path, stored_scanned, want_scanned):
     """An unscanned (converted) checkpoint serves a sharded scan_layers=True model, and back."""
     params, _ = random_params()
     checkpoints.save_params(tmp_path, scan_layer_params(params, CONFIG.num_layers)
                             if stored_scanned else params)
-    want_scanned = not stored_scanned
     _, axes = random_params(scan_layers=want_scanned)
     mesh = make_mesh(data=2, fsdp=2, tensor=2)
     shardings = logical_to_shardings(axes, mesh)
