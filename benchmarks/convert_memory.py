@@ -1,10 +1,11 @@
-"""Peak host memory of `convert hf` against the largest input shard.
+"""Peak host memory of the converter against the largest input shard.
 
 Generates a random OPT checkpoint of at least 1 GB (float16, as OPT was released) in HF's
-multi-shard layouts (safetensors, and `.bin` as transformers 4.x wrote it), converts each to a
-float32 t5x checkpoint in a child process that reports its own peak RSS (`VmHWM`), and compares
-the peak with the largest shard. The fixed overhead (Python, JAX, Orbax, torch imports) is measured
-the same way on an empty conversion (a model of a few thousand parameters).
+multi-shard layouts (safetensors, and `.bin` as transformers 4.x wrote it) and as 2 metaseq
+model-parallel parts (fused K,V,Q), converts each to a float32 t5x checkpoint in a child process
+that reports its own peak RSS (`VmHWM`), and compares the peak with the largest input file. The
+fixed overhead (Python, JAX, Orbax, torch imports) is measured the same way on an empty
+conversion (a model of a few thousand parameters) of the same format.
 
 Target: peak <= 1.2 x largest shard + overhead. The last line is JSON (the worse format's run).
 
@@ -34,18 +35,21 @@ def peak_rss_bytes() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status (this benchmark needs Linux)")
 
 
-def child(src: str, dest: str) -> None:
+def child(file_format: str, src: str, dest: str) -> None:
     """Runs in a fresh interpreter: one conversion, then its own peak RSS as JSON."""
-    from optiml_jax.convert import convert_hf
+    from optiml_jax.convert import convert_hf, convert_metaseq
 
     start = time.perf_counter()
-    summary = convert_hf(src, dest, dtype="float32", progress=False)
+    if file_format == "metaseq":
+        summary = convert_metaseq(src, dest, Path(src) / "config.json", progress=False)
+    else:
+        summary = convert_hf(src, dest, dtype="float32", progress=False)
     print(json.dumps({"peak_rss_bytes": peak_rss_bytes(), "seconds": time.perf_counter() - start,
                       "bytes_written": summary.num_bytes}))
 
 
-def convert_in_child(src: Path, dest: Path) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", str(src), str(dest)],
+def convert_in_child(file_format: str, src: Path, dest: Path) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", file_format, str(src), str(dest)],
                             capture_output=True, text=True, cwd=REPO)
     if result.returncode:
         raise RuntimeError(f"conversion of {src} failed:\n{result.stderr}")
@@ -53,16 +57,21 @@ def convert_in_child(src: Path, dest: Path) -> dict:
 
 
 def write_checkpoint(config, directory: Path, file_format: str, shard_bytes: int) -> list[Path]:
-    """A random float16 OPT in HF's layout; returns its weight files."""
+    """A random float16 OPT in HF's or metaseq's layout; returns its weight files."""
     import torch
     import transformers
 
     sys.path.insert(0, str(REPO / "tests"))
     from hf_reference import save_bin_shards  # transformers 5 writes safetensors only
+    from metaseq_reference import write_metaseq_parts
 
     torch.manual_seed(0)
     hf_config = transformers.OPTConfig(**config.to_hf_config())
     model = transformers.OPTForCausalLM(hf_config).to(torch.float16)
+    if file_format == "metaseq":
+        files = write_metaseq_parts(model, directory, num_parts=2)
+        (directory / "config.json").write_text(json.dumps(config.to_hf_config()))
+        return files
     if file_format == "safetensors":
         model.save_pretrained(directory, max_shard_size=shard_bytes)
         return sorted(directory.glob("*.safetensors"))
@@ -76,10 +85,12 @@ def largest_tensor_bytes(config, itemsize: int = 4) -> int:
 
 
 def measure(config, tiny, workdir: Path, file_format: str, shard_bytes: int) -> dict:
-    files = write_checkpoint(config, workdir / f"{file_format}-hf", file_format, shard_bytes)
-    write_checkpoint(tiny, workdir / f"{file_format}-empty-hf", file_format, shard_bytes)
-    empty = convert_in_child(workdir / f"{file_format}-empty-hf", workdir / f"{file_format}-empty")
-    run = convert_in_child(workdir / f"{file_format}-hf", workdir / f"{file_format}-t5x")
+    files = write_checkpoint(config, workdir / f"{file_format}-src", file_format, shard_bytes)
+    write_checkpoint(tiny, workdir / f"{file_format}-empty-src", file_format, shard_bytes)
+    empty = convert_in_child(file_format, workdir / f"{file_format}-empty-src",
+                             workdir / f"{file_format}-empty")
+    run = convert_in_child(file_format, workdir / f"{file_format}-src",
+                           workdir / f"{file_format}-t5x")
     largest = max(f.stat().st_size for f in files)
     above = run["peak_rss_bytes"] - empty["peak_rss_bytes"]
     return {"format": file_format, "checkpoint_bytes": sum(f.stat().st_size for f in files),
@@ -93,7 +104,8 @@ def measure(config, tiny, workdir: Path, file_format: str, shard_bytes: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=2, metavar=("SRC", "DEST"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("FORMAT", "SRC", "DEST"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--hidden", type=int, default=1536)
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--shard_mb", type=int, default=500, help="HF max_shard_size in MB")
@@ -108,16 +120,16 @@ def main() -> None:
     config = OPTConfig(hidden_size=args.hidden, num_layers=args.layers, num_heads=args.hidden // 64,
                        ffn_dim=4 * args.hidden)
     tiny = OPTConfig(vocab_size=64, hidden_size=16, num_layers=1, num_heads=2, ffn_dim=32,
-                     max_position_embeddings=16)
+                     max_position_embeddings=16)  # the "empty" conversion: fixed overhead only
     print(f"OPT with hidden {args.hidden}, {args.layers} layers: {config.num_params() / 1e9:.3f} B "
           f"params, {2 * config.num_params() / 1e9:.2f} GB in float16; converting to float32.")
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         runs = [measure(config, tiny, Path(workdir), file_format, args.shard_mb * 10**6)
-                for file_format in ("safetensors", "bin")]
+                for file_format in ("safetensors", "bin", "metaseq")]
 
     mb = 2**20
-    print(f"| format | checkpoint | shards | largest shard | largest tensor (fp32) | peak RSS | "
-          f"overhead (empty) | (peak - overhead) / largest shard | target <= {TARGET} | time |")
+    print(f"| format | checkpoint | files | largest file | largest tensor (fp32) | peak RSS | "
+          f"overhead (empty) | (peak - overhead) / largest file | target <= {TARGET} | time |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(f"| {r['format']} | {r['checkpoint_bytes'] / mb:,.0f} MiB | {r['shards']} | "

@@ -235,7 +235,7 @@ class MetaseqParts:
             else:
                 raise ConversionError(f"{first.name}: unknown metaseq tensor {key}; it is not part "
                                       f"of an OPT decoder.")
-        self._open_unit: int | None = None
+        self._open_layer: int | None = None
         self._open_states: list[list[dict]] = []
 
     def _origin(self, key: str) -> str:
@@ -275,14 +275,21 @@ class MetaseqParts:
         self._merges[hf_key] = merge
 
     def _states(self, key: str) -> list[list[dict]]:
-        """Every rank's files, memory-mapped; reopened per layer so finished layers' pages go."""
+        """Every rank's files, memory-mapped (only the pages of tensors read become resident).
+
+        A layer's files stay mapped while its tensors are read, then are reopened for the next
+        layer so finished layers' pages go. The embeddings and final norm are few but large:
+        they are mapped just for their own read, so their pages are gone before the cast.
+        """
         match = _LAYER.match(key)
-        unit = int(match.group(1)) if match else -1
-        if unit != self._open_unit:
-            self._open_states = []  # unmaps the previous layer's files first
-            self._open_states = [[_Rank.load(f) for f in r.files] for r in self.ranks]
-            self._open_unit = unit
-        return self._open_states
+        layer = int(match.group(1)) if match else None
+        if layer is not None and layer == self._open_layer:
+            return self._open_states
+        self._open_states, self._open_layer = [], layer  # unmaps the previous files first
+        states = [[_Rank.load(f) for f in r.files] for r in self.ranks]
+        if layer is not None:
+            self._open_states = states
+        return states
 
     def read(self, hf_key: str) -> np.ndarray:
         torch = import_torch()
