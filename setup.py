@@ -15,11 +15,15 @@ setup(
         "flax>=0.12.8",
         "optax>=0.2.8",
         "numpy>=2.0",
+        "ml_dtypes>=0.5.0",
+        # t5x-layout checkpoints; >=0.12.8 for the partial-save API the converter streams with.
+        "orbax-checkpoint>=0.12.8",
     ],
     extras_require={
         "test": ["pytest>=8.0"],
         # Reading / writing HF and metaseq checkpoints (CPU torch is enough; see Makefile).
-        "convert": ["torch>=2.13.0", "transformers>=5.0", "safetensors>=0.4.3"],
+        # safetensors>=0.8 reads and writes bfloat16 numpy arrays (ml_dtypes).
+        "convert": ["torch>=2.13.0", "transformers>=5.0", "safetensors>=0.8.0", "tqdm>=4.66"],
         "tpu": ["jax[tpu]>=0.10.2"],
         "gpu": ["jax[cuda12]>=0.10.2"],
     },

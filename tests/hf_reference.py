@@ -46,3 +46,57 @@ def hf_logits(model, tokens, attention_mask=None, position_ids=None) -> np.ndarr
 def random_tokens(rng: np.random.RandomState, shape, vocab_size: int) -> np.ndarray:
     # Ids >= 4: real text never contains the special ids 0-3, and 0 means padding to t5x.
     return rng.randint(4, vocab_size, size=shape).astype(np.int32)
+
+
+def save_bin_shards(model, directory, max_shard_bytes: int, *, prefix: str = "model.",
+                    with_lm_head: bool = True) -> list:
+    """`model` saved as transformers 4.x did with `safe_serialization=False` (v5 cannot).
+
+    Shards `pytorch_model-0000i-of-0000n.bin` (greedy by bytes, like HF) plus
+    `pytorch_model.bin.index.json`; a single shard is `pytorch_model.bin` without an index.
+    `prefix=""` gives the `decoder.*` keys of checkpoints saved from `OPTModel` (the Hub's OPT
+    `.bin` files). Returns the shard paths.
+    """
+    import json
+    from pathlib import Path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(directory)
+    state = {}
+    for key, value in model.state_dict().items():
+        if key == "lm_head.weight":
+            if with_lm_head:
+                state[key] = value.clone()
+        else:
+            state[prefix + key.removeprefix("model.")] = value.clone()
+    shards, current, size = [], {}, 0
+    for key, value in state.items():
+        nbytes = value.numel() * value.element_size()
+        if current and size + nbytes > max_shard_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[key] = value
+        size += nbytes
+    shards.append(current)
+    if len(shards) == 1:
+        path = directory / "pytorch_model.bin"
+        torch.save(shards[0], path)
+        return [path]
+    names = [f"pytorch_model-{i:05d}-of-{len(shards):05d}.bin" for i in range(1, len(shards) + 1)]
+    for name, shard in zip(names, shards):
+        torch.save(shard, directory / name)
+    weight_map = {key: name for name, shard in zip(names, shards) for key in shard}
+    total = sum(v.numel() * v.element_size() for v in state.values())
+    (directory / "pytorch_model.bin.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": total}, "weight_map": weight_map}))
+    return [directory / name for name in names]
+
+
+def differing_tensors(a, b) -> list[str]:
+    """Keys whose tensors differ in any bit (or dtype, or shape), plus keys in only one dict."""
+    differing = sorted(a.keys() ^ b.keys())
+    for key in a.keys() & b.keys():
+        if a[key].dtype != b[key].dtype or not torch.equal(a[key], b[key]):
+            differing.append(key)
+    return differing

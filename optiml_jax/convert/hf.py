@@ -5,6 +5,9 @@ expected shapes on both sides, so conversion checks every key and every shape an
 that failed (nanoGPT's `from_pretrained` discipline). Torch `Linear.weight` is `[out, in]`; our
 kernels are `[in, out]`, with attention kernels split per head (`[embed, heads, head_dim]` and
 `[heads, head_dim, embed]`) so heads can be sharded by name.
+
+With `scan_layers=True` a checkpoint leaf stacks one tensor kind over all layers; `leaf_groups`
+lists which HF tensors make up each leaf in either layout.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import numpy as np
 from optiml_jax.models.configs import OPTConfig
 
 Params = dict
+TIED_HEAD_KEY = "lm_head.weight"
+
+
+class ConversionError(ValueError):
+    """A checkpoint that cannot be converted; the message names the tensor and the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,9 +104,72 @@ def canonical_hf_key(key: str) -> str | None:
 
     Returns None for the tied `lm_head.weight`, which is checked separately.
     """
-    if key == "lm_head.weight":
+    if key == TIED_HEAD_KEY:
         return None
     return key.removeprefix("model.")
+
+
+def match_hf_tensors(shapes: Mapping[str, tuple[int, ...]], config: OPTConfig,
+                     origin: Callable[[str], str]) -> dict[str, str]:
+    """Checks a catalog of HF tensors (key → shape) against `config`, before any data is read.
+
+    Every tensor the config needs must be present exactly once (with or without the `model.`
+    prefix), nothing else may be, and every shape must match; `origin(key)` names the file a
+    tensor came from in the error. Returns canonical key → key as stored, plus `lm_head.weight`
+    when the checkpoint stores the tied head (the caller checks it equals the embedding).
+    """
+    stored: dict[str, str] = {}
+    for key in shapes:
+        canonical = canonical_hf_key(key) or TIED_HEAD_KEY
+        if canonical in stored:
+            raise ConversionError(f"tensor {canonical} is stored twice: as {stored[canonical]} in "
+                                  f"{origin(stored[canonical])} and as {key} in {origin(key)}.")
+        stored[canonical] = key
+    mappings = tensor_mappings(config)
+    expected = {m.hf_key for m in mappings}
+    unexpected = sorted(stored.keys() - expected - {TIED_HEAD_KEY})
+    if unexpected:
+        shown = ", ".join(f"{stored[k]} (in {origin(stored[k])})" for k in unexpected[:5])
+        raise ConversionError(f"{len(unexpected)} tensor(s) are not part of an OPT model with this "
+                              f"config: {shown}{' …' if len(unexpected) > 5 else ''}. Does the "
+                              f"config describe these weights?")
+    missing = sorted(expected - stored.keys())
+    if missing:
+        raise ConversionError(f"{len(missing)} tensor(s) that the config needs are missing: "
+                              f"{missing[:5]}{' …' if len(missing) > 5 else ''}. Does the config "
+                              f"describe these weights, and is every file present?")
+    required = [(m.hf_key, m.hf_shape) for m in mappings]
+    if TIED_HEAD_KEY in stored:
+        required.append((TIED_HEAD_KEY, (config.vocab_size, config.word_embed_proj_dim)))
+    for key, shape in required:
+        if tuple(shapes[stored[key]]) != shape:
+            raise ConversionError(f"tensor {stored[key]} in {origin(stored[key])} has shape "
+                                  f"{tuple(shapes[stored[key]])}, but the config expects {shape} "
+                                  f"(hidden_size={config.hidden_size}, ffn_dim={config.ffn_dim}, "
+                                  f"vocab_size={config.vocab_size}, num_heads={config.num_heads}).")
+    return stored
+
+
+@dataclasses.dataclass(frozen=True)
+class LeafGroup:
+    """One checkpoint leaf and the HF tensors it holds (one per layer, in order, when stacked)."""
+
+    flax_path: tuple[str, ...]
+    mappings: tuple[TensorMapping, ...]
+
+    @property
+    def stacked(self) -> bool:
+        return self.flax_path[0] == "layers"
+
+
+def leaf_groups(config: OPTConfig, scan_layers: bool) -> list[LeafGroup]:
+    """Every checkpoint leaf in the requested layout, in HF checkpoint order of first tensor."""
+    groups: dict[tuple[str, ...], list[TensorMapping]] = {}
+    for m in tensor_mappings(config):
+        in_block = m.flax_path[0].startswith("layers_")
+        path = ("layers", *m.flax_path[1:]) if scan_layers and in_block else m.flax_path
+        groups.setdefault(path, []).append(m)
+    return [LeafGroup(path, tuple(ms)) for path, ms in groups.items()]
 
 
 def _set(tree: dict, path: Iterable[str], value) -> None:
@@ -117,34 +188,17 @@ def _get(tree: Mapping, path: Iterable[str]):
 def params_from_hf_state_dict(state_dict: Mapping[str, np.ndarray], config: OPTConfig,
                               source: str = "state dict") -> Params:
     """Unscanned Flax params from a full HF state dict (numpy arrays), every key/shape checked."""
-    by_key = {}
-    tied_head = None
-    for key, value in state_dict.items():
-        canonical = canonical_hf_key(key)
-        if canonical is None:
-            tied_head = value
-        else:
-            by_key[canonical] = value
-    mappings = tensor_mappings(config)
-    expected = {m.hf_key for m in mappings}
-    missing = sorted(expected - by_key.keys())
-    unexpected = sorted(by_key.keys() - expected)
-    if missing or unexpected:
-        raise ValueError(f"{source}: keys do not match the config "
-                         f"(missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
-                         f"unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}).")
+    stored = match_hf_tensors({k: np.shape(v) for k, v in state_dict.items()}, config,
+                              origin=lambda key: source)
     params: Params = {}
-    for m in mappings:
-        value = np.asarray(by_key[m.hf_key])
-        if value.shape != m.hf_shape:
-            raise ValueError(f"{source}: tensor {m.hf_key} has shape {value.shape}, "
-                             f"the config expects {m.hf_shape}.")
-        _set(params, m.flax_path, m.to_flax(value))
-    if tied_head is not None:
-        embed = by_key["decoder.embed_tokens.weight"]
-        if np.shape(tied_head) != np.shape(embed) or not np.array_equal(tied_head, embed):
-            raise ValueError(f"{source}: lm_head.weight differs from decoder.embed_tokens.weight; "
-                             f"OPT ties them, an untied head is not supported.")
+    for m in tensor_mappings(config):
+        _set(params, m.flax_path, m.to_flax(np.asarray(state_dict[stored[m.hf_key]])))
+    if TIED_HEAD_KEY in stored:
+        embed = state_dict[stored["decoder.embed_tokens.weight"]]
+        if not np.array_equal(state_dict[stored[TIED_HEAD_KEY]], embed):
+            raise ConversionError(f"{source}: lm_head.weight differs from "
+                                  f"decoder.embed_tokens.weight; OPT ties them, an untied head is "
+                                  f"not supported.")
     return params
 
 
@@ -155,7 +209,7 @@ def hf_state_dict_from_params(params: Params, config: OPTConfig,
     for m in tensor_mappings(config):
         value = np.asarray(_get(params, m.flax_path))
         if value.shape != m.flax_shape:
-            raise ValueError(f"params: {'/'.join(m.flax_path)} has shape {value.shape}, "
+            raise ConversionError(f"params: {'/'.join(m.flax_path)} has shape {value.shape}, "
                              f"the config expects {m.flax_shape}.")
         state[prefix + m.hf_key] = m.to_hf(value)
     return state

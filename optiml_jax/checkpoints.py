@@ -1,0 +1,415 @@
+"""Checkpoints in the t5x layout, written and read with Orbax.
+
+Layout (what t5x HEAD's `OrbaxCheckpointManagerInterface` writes and restores):
+
+    MODEL_DIR/config.json               our `OPTConfig` as an HF config (rebuild / check the model)
+    MODEL_DIR/checkpoint_<step>/state/  `PyTreeCheckpointHandler(use_ocdbt=True)` holding
+                                        {'target': params, 'state': {'step': step, ...}}
+
+Params are the `OPT` module's tree, either unscanned (`layers_0` … `layers_{n-1}`) or scanned (one
+`layers` subtree with a leading layer axis); `restore_params` converts between the two on read.
+
+Two writers produce the same checkpoint:
+  * `save_params` hands a whole in-memory tree (numpy or sharded `jax.Array`s) to an Orbax
+    `CheckpointManager`, exactly as t5x does;
+  * `StreamingParamsWriter` builds the same checkpoint a few tensors at a time with Orbax's partial
+    save (`orbax.checkpoint.v1.partial`), so a converter never holds the whole model in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import traverse_util
+from jax.sharding import NamedSharding, PartitionSpec
+from orbax.checkpoint import v1 as ocp_v1
+
+from optiml_jax.models.configs import OPTConfig
+
+CHECKPOINT_PREFIX = "checkpoint"  # t5x's step prefix: MODEL_DIR/checkpoint_<step>
+STATE_ITEM = "state"              # t5x's item name for the train state
+CONFIG_FILE = "config.json"
+_STEP_DIR = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)$")
+# Orbax's per-step metadata file; it names the handler that restores each item.
+_STEP_METADATA_FILE = "_CHECKPOINT_METADATA"
+
+LeafPath = tuple[str, ...]
+
+
+def _state_handler() -> ocp.PyTreeCheckpointHandler:
+    # t5x's handler for the `state` item; every read and write here goes through this format.
+    return ocp.PyTreeCheckpointHandler(use_ocdbt=True)
+
+
+def checkpoint_manager(model_dir: str | os.PathLike,
+                       options: ocp.CheckpointManagerOptions | None = None
+                       ) -> ocp.CheckpointManager:
+    """An Orbax manager for MODEL_DIR that saves and restores t5x-layout train states.
+
+    `options` may set retention, intervals, etc.; its `step_prefix` is forced to t5x's.
+    """
+    options = dataclasses.replace(options or ocp.CheckpointManagerOptions(),
+                                  step_prefix=CHECKPOINT_PREFIX)
+    return ocp.CheckpointManager(Path(model_dir).absolute(), options=options,
+                                 item_handlers={STATE_ITEM: _state_handler()})
+
+
+def step_dir(model_dir: str | os.PathLike, step: int) -> Path:
+    return Path(model_dir) / f"{CHECKPOINT_PREFIX}_{step}"
+
+
+def resolve_step_dir(path: str | os.PathLike) -> Path:
+    """`path` itself if it is a `checkpoint_<step>` directory, else the latest step inside it."""
+    path = Path(path)
+    if (path / STATE_ITEM).is_dir():
+        return path
+    steps = []
+    if path.is_dir():
+        for child in path.iterdir():
+            match = _STEP_DIR.match(child.name)
+            if match and (child / STATE_ITEM).is_dir():
+                steps.append((int(match.group(1)), child))
+    steps.sort()
+    if not steps:
+        raise FileNotFoundError(f"{path}: no t5x checkpoint here (expected {path}/{STATE_ITEM}/ or "
+                                f"{path}/{CHECKPOINT_PREFIX}_<step>/{STATE_ITEM}/).")
+    return steps[-1][1]
+
+
+# --- config next to the checkpoint --------------------------------------------------------------
+
+def save_config(model_dir: str | os.PathLike, config: OPTConfig) -> Path:
+    """Writes `config` as an HF-style `config.json` (`OPTConfig.to_hf_config()`) in MODEL_DIR."""
+    path = Path(model_dir) / CONFIG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.to_hf_config(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def config_dir(path: str | os.PathLike) -> Path:
+    """The directory holding the checkpoint's `config.json` and tokenizer files.
+
+    `path` is MODEL_DIR or one of its `checkpoint_<step>` directories.
+    """
+    path = Path(path)
+    for directory in (path, path.parent):
+        if (directory / CONFIG_FILE).is_file():
+            return directory
+    raise FileNotFoundError(f"{path}: no {CONFIG_FILE} here or in its parent; it records which "
+                            f"model the checkpoint belongs to.")
+
+
+def load_config(path: str | os.PathLike) -> OPTConfig:
+    """The `OPTConfig` saved in MODEL_DIR (or the MODEL_DIR of a `checkpoint_<step>` dir)."""
+    return OPTConfig.from_hf_config(json.loads((config_dir(path) / CONFIG_FILE).read_text()))
+
+
+def _check_config(saved: OPTConfig, expected: OPTConfig, where: Path) -> None:
+    saved_fields, expected_fields = saved.to_hf_config(), expected.to_hf_config()
+    differing = {k: (saved_fields[k], expected_fields[k]) for k in saved_fields
+                 if saved_fields[k] != expected_fields[k]}
+    if differing:
+        details = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}"
+                            for k, (a, b) in differing.items())
+        raise ValueError(f"{where}: the checkpoint was written for a different model ({details}).")
+
+
+# --- layouts --------------------------------------------------------------------------------------
+
+def is_scanned(leaf_paths: Iterable[LeafPath]) -> bool:
+    """True for the `scan_layers=True` layout (one stacked `layers` subtree)."""
+    return any(path[0] == "layers" for path in leaf_paths)
+
+
+def expected_param_shapes(config: OPTConfig, scan_layers: bool = False) -> dict:
+    """`{path: shape}` of every parameter of `OPT(config)` in the requested layout."""
+    from optiml_jax.models.opt import OPT  # the model is the source of truth for the tree
+
+    tokens = jnp.ones((1, 1), jnp.int32)
+    abstract = jax.eval_shape(lambda: OPT(config, scan_layers=scan_layers).init(
+        jax.random.PRNGKey(0), tokens, tokens, enable_dropout=False))
+    flat = traverse_util.flatten_dict(abstract["params"])
+    return {path: tuple(leaf.shape) for path, leaf in flat.items()}
+
+
+def _layer_index(path: LeafPath) -> tuple[int, LeafPath] | None:
+    """`('layers_3', 'fc1', 'kernel')` → `(3, ('fc1', 'kernel'))`; None outside the blocks."""
+    match = re.fullmatch(r"layers_(\d+)", path[0])
+    return (int(match.group(1)), path[1:]) if match else None
+
+
+def _to_stored_sharding(sharding: Any, *, stored_scanned: bool) -> Any:
+    """The sharding of a leaf in the stored layout, given the requested layout's sharding.
+
+    Scanned leaves get a replicated leading layer axis; per-layer leaves drop it.
+    """
+    if not isinstance(sharding, NamedSharding):
+        raise TypeError(f"Converting between scanned and unscanned layouts on restore needs "
+                        f"NamedShardings, got {type(sharding).__name__}.")
+    spec = tuple(sharding.spec)
+    spec = (None, *spec) if stored_scanned else spec[1:]
+    return NamedSharding(sharding.mesh, PartitionSpec(*spec))
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def save_params(model_dir: str | os.PathLike, params: Mapping[str, Any], *, step: int = 0) -> Path:
+    """Writes a params-only t5x checkpoint `{'target': params, 'state': {'step': step}}`.
+
+    Leaves may be numpy arrays or (sharded) `jax.Array`s; Orbax writes each shard from its host.
+    A params-only checkpoint starts fine-tuning in t5x with
+    `RestoreCheckpointConfig.assignment_map = ((r'state/param_states.*', None),)` and
+    `fallback_to_scratch = True`.
+    """
+    manager = checkpoint_manager(model_dir)
+    manager.save(step, args=ocp.args.Composite(**{
+        STATE_ITEM: ocp.args.PyTreeSave({"target": params, "state": {"step": step}})}))
+    manager.wait_until_finished()
+    manager.close()
+    return step_dir(model_dir, step)
+
+
+class StreamingParamsWriter:
+    """Writes one params-only t5x checkpoint a few leaves at a time (host memory stays bounded).
+
+    Each batch of `add`ed leaves (at least `batch_bytes`, or fewer at `close`) becomes one Orbax
+    partial save; `close` adds `state.step`, lets Orbax merge the partial saves into a single
+    OCDBT tree, and moves the finished step directory into MODEL_DIR. The result is the same
+    checkpoint `save_params` writes: one tree that plain Orbax (and t5x) restores.
+
+    Storage choices: zarr v2 as t5x's handler writes it; uncompressed chunks, because model weights
+    barely compress (a few %) while zstd costs CPU time and buffers several copies of each tensor.
+    Leaves are not copied by Orbax (`deepcopy_host_arrays=False`), so callers must not modify an
+    array after adding it.
+
+    Use as a context manager: on an exception nothing is left in MODEL_DIR. Meant for one process
+    (a converter); multi-host training saves go through `checkpoint_manager`.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, *, step: int = 0,
+                 batch_bytes: int = 256 * 2**20):
+        self.model_dir = Path(model_dir).absolute()
+        self.step = step
+        self.final_dir = step_dir(self.model_dir, step)
+        if self.final_dir.exists():
+            raise FileExistsError(f"{self.final_dir} already exists; remove it or write elsewhere.")
+        self.batch_bytes = batch_bytes
+        # Orbax stages partial saves next to their target; a private staging dir keeps a crashed
+        # run's leftovers out of MODEL_DIR's step listing and lets `abort` remove them in one go.
+        self._staging = self.model_dir / f".{self.final_dir.name}.staging-{uuid.uuid4().hex[:8]}"
+        self._target = self._staging / self.final_dir.name
+        self._pending: dict[LeafPath, np.ndarray] = {}
+        self._pending_bytes = 0
+        self._written: set[LeafPath] = set()
+        self.bytes_written = 0
+        self._context = ocp_v1.Context(
+            array_options=ocp_v1.options.ArrayOptions(saving=ocp_v1.options.ArrayOptions.Saving(
+                use_zarr3=False, use_compression=False)),
+            memory_options=ocp_v1.options.MemoryOptions(deepcopy_host_arrays=False))
+
+    def add(self, path: Iterable[str], value: np.ndarray) -> None:
+        path = tuple(path)
+        if path in self._written or path in self._pending:
+            raise ValueError(f"Checkpoint leaf {'/'.join(path)} was written twice.")
+        value = np.asarray(value)
+        self._pending[path] = value
+        self._pending_bytes += value.nbytes
+        if self._pending_bytes >= self.batch_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the pending leaves now (one partial save)."""
+        if not self._pending:
+            return
+        self._staging.mkdir(parents=True, exist_ok=True)
+        tree = traverse_util.unflatten_dict({("target", *p): v for p, v in self._pending.items()})
+        with self._context:
+            ocp_v1.partial.save(self._target, tree)
+        self._written.update(self._pending)
+        self.bytes_written += self._pending_bytes
+        self._pending, self._pending_bytes = {}, 0
+
+    def close(self) -> Path:
+        """Finishes the checkpoint and returns its `checkpoint_<step>` directory."""
+        self.flush()
+        if not self._written:
+            raise ValueError("No parameters were added; refusing to write an empty checkpoint.")
+        with self._context:
+            ocp_v1.partial.save(self._target, {"state": {"step": self.step}})
+            ocp_v1.partial.finalize(self._target)
+        # The partial-save API records its own wrapper as the item's handler; consumers that
+        # resolve handlers from metadata (a bare CheckpointManager) need t5x's handler there.
+        metadata_file = self._target / _STEP_METADATA_FILE
+        metadata = json.loads(metadata_file.read_text())
+        metadata["item_handlers"] = {STATE_ITEM: _state_handler().typestr()}
+        metadata_file.write_text(json.dumps(metadata))
+        self._target.rename(self.final_dir)
+        shutil.rmtree(self._staging)
+        return self.final_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+    def __enter__(self) -> "StreamingParamsWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def stored_param_shapes(path: str | os.PathLike
+                        ) -> dict[LeafPath, tuple[tuple[int, ...], np.dtype]]:
+    """`{leaf path: (shape, dtype)}` of the params in a checkpoint, read from metadata only."""
+    state_dir = resolve_step_dir(path) / STATE_ITEM
+    tree = _state_handler().metadata(state_dir).tree
+    if "target" not in tree:
+        raise ValueError(f"{state_dir}: no 'target' (params) in this checkpoint.")
+    return {p: (tuple(m.shape), np.dtype(m.dtype))
+            for p, m in traverse_util.flatten_dict(tree["target"]).items()}
+
+
+def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath], *,
+                dtype: Any = None) -> dict[LeafPath, np.ndarray]:
+    """Reads only the named params (host numpy arrays), e.g. to stream a checkpoint out."""
+    state_dir = resolve_step_dir(path) / STATE_ITEM
+    leaves = list(leaves)
+    args = ocp.RestoreArgs(restore_type=np.ndarray,
+                           dtype=None if dtype is None else np.dtype(dtype))
+    restore_args = traverse_util.unflatten_dict({("target", *p): args for p in leaves})
+    restored = _state_handler().restore(state_dir, args=ocp.args.PyTreeRestore(
+        item=restore_args, restore_args=restore_args, partial_restore=True))
+    flat = traverse_util.flatten_dict(restored["target"])
+    return {p: flat[p] for p in leaves}
+
+
+def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any = None,
+                   scan_layers: bool | None = None, config: OPTConfig | None = None) -> dict:
+    """The params of a t5x checkpoint (MODEL_DIR → latest step, or a `checkpoint_<step>` dir).
+
+    Args:
+      dtype: cast every param on read (e.g. `jnp.bfloat16`); None keeps the stored dtype.
+      shardings: a tree of `NamedSharding`s matching the *returned* layout; leaves are then
+        `jax.Array`s placed on them (each host reads only its shards). None → numpy arrays.
+      scan_layers: the returned layout (True: stacked `layers`, False: `layers_i`); None keeps the
+        stored one. A converted (unscanned) checkpoint thus serves a `scan_layers=True` model.
+      config: if given, the checkpoint's saved config (when present) and every stored shape must
+        match it; the error names the first mismatch.
+    Only `target` is read, so this also takes the params out of a full train-state checkpoint.
+    """
+    directory = resolve_step_dir(path)
+    stored = stored_param_shapes(directory)
+    stored_scanned = is_scanned(stored)
+    want_scanned = stored_scanned if scan_layers is None else scan_layers
+    if config is not None:
+        _check_against_config(directory, stored, config, stored_scanned)
+
+    if shardings is None:
+        stored_shardings = None
+    elif want_scanned == stored_scanned:
+        stored_shardings = traverse_util.flatten_dict(shardings)
+    else:
+        stored_shardings = _stored_layout_shardings(traverse_util.flatten_dict(shardings),
+                                                    stored, stored_scanned)
+    cast = None if dtype is None else jnp.dtype(dtype)
+
+    def args_for(leaf: LeafPath):
+        if stored_shardings is None:
+            return ocp.RestoreArgs(restore_type=np.ndarray, dtype=cast)
+        if leaf not in stored_shardings:
+            raise ValueError(f"shardings has no entry for param {'/'.join(leaf)}.")
+        return ocp.ArrayRestoreArgs(sharding=stored_shardings[leaf], dtype=cast)
+
+    restore_args = traverse_util.unflatten_dict({("target", *p): args_for(p) for p in stored})
+    restored = _state_handler().restore(directory / STATE_ITEM, args=ocp.args.PyTreeRestore(
+        item=restore_args, restore_args=restore_args, partial_restore=True))
+    params = traverse_util.flatten_dict(restored["target"])
+    if want_scanned != stored_scanned:
+        wanted = None if shardings is None else traverse_util.flatten_dict(shardings)
+        params = _stack_layers(params, wanted) if want_scanned else _unstack_layers(params, wanted)
+    return traverse_util.unflatten_dict(params)
+
+
+def _check_against_config(directory: Path, stored: Mapping, config: OPTConfig,
+                          stored_scanned: bool) -> None:
+    try:
+        _check_config(load_config(directory), config, directory)
+    except FileNotFoundError:
+        pass  # checkpoints from elsewhere may lack config.json; the shapes below still decide
+    expected = expected_param_shapes(config, stored_scanned)
+    missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
+    unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())
+    if missing or unexpected:
+        raise ValueError(f"{directory}: params do not match the config (missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}).")
+    for leaf, shape in expected.items():
+        if stored[leaf][0] != shape:
+            raise ValueError(f"{directory}: param {'/'.join(leaf)} has shape {stored[leaf][0]}, "
+                             f"the config expects {shape}; was it converted from another model?")
+
+
+def _stored_layout_shardings(wanted: Mapping[LeafPath, Any], stored: Mapping[LeafPath, Any],
+                             stored_scanned: bool) -> dict[LeafPath, Any]:
+    """Shardings for restoring leaves in the stored layout, derived from the requested layout's."""
+    out = {}
+    for leaf in stored:
+        if stored_scanned and leaf[0] == "layers":
+            source = wanted.get(("layers_0", *leaf[1:]))
+        elif not stored_scanned and (indexed := _layer_index(leaf)) is not None:
+            source = wanted.get(("layers", *indexed[1]))
+        else:
+            source = wanted.get(leaf)
+        if source is None:
+            raise ValueError(f"shardings has no entry for the param stored as {'/'.join(leaf)}.")
+        is_layer_leaf = leaf[0] == "layers" or _layer_index(leaf) is not None
+        out[leaf] = (_to_stored_sharding(source, stored_scanned=stored_scanned)
+                     if is_layer_leaf else source)
+    return out
+
+
+def _stack_layers(params: dict[LeafPath, Any], shardings: Mapping[LeafPath, Any] | None) -> dict:
+    """`layers_i/...` leaves → stacked `layers/...`, one leaf kind at a time (bounded memory)."""
+    by_kind: dict[LeafPath, dict[int, LeafPath]] = {}
+    for leaf in list(params):
+        if (indexed := _layer_index(leaf)) is not None:
+            by_kind.setdefault(indexed[1], {})[indexed[0]] = leaf
+    for kind, per_layer in by_kind.items():
+        arrays = [params.pop(per_layer[i]) for i in range(len(per_layer))]
+        if shardings is None:
+            params[("layers", *kind)] = np.stack(arrays)
+        else:
+            stack = jax.jit(lambda *xs: jnp.stack(xs), out_shardings=shardings[("layers", *kind)])
+            params[("layers", *kind)] = stack(*arrays)
+        del arrays
+    return params
+
+
+def _unstack_layers(params: dict[LeafPath, Any], shardings: Mapping[LeafPath, Any] | None) -> dict:
+    """Stacked `layers/...` leaves → `layers_i/...`, one leaf kind at a time."""
+    for leaf in [p for p in params if p[0] == "layers"]:
+        stacked = params.pop(leaf)
+        take = None
+        if shardings is not None:
+            per_layer = {shardings[(f"layers_{i}", *leaf[1:])] for i in range(stacked.shape[0])}
+            if len(per_layer) != 1:
+                raise ValueError(f"Every layer's {'/'.join(leaf[1:])} must share one sharding.")
+            take = jax.jit(lambda x, i: jax.lax.dynamic_index_in_dim(x, i, keepdims=False),
+                           out_shardings=per_layer.pop())
+        for i in range(stacked.shape[0]):
+            target = (f"layers_{i}", *leaf[1:])
+            params[target] = np.ascontiguousarray(stacked[i]) if take is None else take(stacked, i)
+        del stacked
+    return params
