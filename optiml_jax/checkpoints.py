@@ -39,6 +39,7 @@ from optiml_jax.models.configs import OPTConfig
 
 CHECKPOINT_PREFIX = "checkpoint"  # t5x's step prefix: MODEL_DIR/checkpoint_<step>
 STATE_ITEM = "state"              # t5x's item name for the train state
+DATASET_ITEM = "dataset"          # t5x's item name for the input pipeline's position (JSON here)
 CONFIG_FILE = "config.json"
 _STEP_DIR = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)$")
 # Orbax's per-step metadata file; it names the handler that restores each item.
@@ -57,12 +58,15 @@ def checkpoint_manager(model_dir: str | os.PathLike,
                        ) -> ocp.CheckpointManager:
     """An Orbax manager for MODEL_DIR that saves and restores t5x-layout train states.
 
+    Items: `state` (the train state tree) and `dataset` (the data stream's JSON position, written
+    by the primary process; every process's stream derives its rows from the same position).
     `options` may set retention, intervals, etc.; its `step_prefix` is forced to t5x's.
     """
     options = dataclasses.replace(options or ocp.CheckpointManagerOptions(),
                                   step_prefix=CHECKPOINT_PREFIX)
     return ocp.CheckpointManager(Path(model_dir).absolute(), options=options,
-                                 item_handlers={STATE_ITEM: _state_handler()})
+                                 item_handlers={STATE_ITEM: _state_handler(),
+                                                DATASET_ITEM: ocp.JsonCheckpointHandler()})
 
 
 def step_dir(model_dir: str | os.PathLike, step: int) -> Path:
@@ -113,6 +117,16 @@ def config_dir(path: str | os.PathLike) -> Path:
 def load_config(path: str | os.PathLike) -> OPTConfig:
     """The `OPTConfig` saved in MODEL_DIR (or the MODEL_DIR of a `checkpoint_<step>` dir)."""
     return OPTConfig.from_hf_config(json.loads((config_dir(path) / CONFIG_FILE).read_text()))
+
+
+def check_config(path: str | os.PathLike, expected: OPTConfig) -> None:
+    """Raises if the config saved with the checkpoint at `path` is not `expected` (no-op when
+    the checkpoint has no config.json; shapes are then checked on restore)."""
+    try:
+        saved = load_config(path)
+    except FileNotFoundError:
+        return
+    _check_config(saved, expected, Path(path))
 
 
 def _check_config(saved: OPTConfig, expected: OPTConfig, where: Path) -> None:
@@ -345,10 +359,7 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
 
 def _check_against_config(directory: Path, stored: Mapping, config: OPTConfig,
                           stored_scanned: bool) -> None:
-    try:
-        _check_config(load_config(directory), config, directory)
-    except FileNotFoundError:
-        pass  # checkpoints from elsewhere may lack config.json; the shapes below still decide
+    check_config(directory, config)  # checkpoints from elsewhere may lack config.json
     expected = expected_param_shapes(config, stored_scanned)
     missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
     unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())

@@ -6,8 +6,8 @@ The model names every parameter and activation dimension logically (`batch`, `em
   * `fsdp`   — data parallelism with parameters and optimizer state sharded along `embed`,
   * `tensor` — Megatron-style tensor parallelism over heads, MLP width and vocabulary.
 Flax resolves rules in order and never uses one mesh axis twice in one array, so activations
-`(batch, length, embed)` shard batch over data×fsdp and keep `embed` whole, while a kernel
-`(embed, mlp)` shards over fsdp×tensor.
+`(batch, length, embed)` shard batch over data×fsdp and length over tensor (sequence
+parallelism) with `embed` whole, while a kernel `(embed, mlp)` shards over fsdp×tensor.
 """
 
 from __future__ import annotations
@@ -37,8 +37,12 @@ def default_logical_axis_rules() -> tuple[tuple[str, Any], ...]:
         ("mlp", "tensor"),
         ("joined_kv", "tensor"),
         ("embed", "fsdp"),
+        # Sequence parallelism (Megatron-SP, as OPT-IML was trained): activations whose other
+        # axes do not already use `tensor` (the residual stream, LayerNorms, dropout) are split
+        # along the sequence instead of being replicated on every tensor-parallel device.
+        # Listed after heads/mlp/vocab so those keep `tensor` where both appear.
+        ("length", "tensor"),
         ("kv", None),
-        ("length", None),
         ("layers", None),
         ("abspos_buckets", None),
     )

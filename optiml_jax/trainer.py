@@ -8,6 +8,7 @@ over all target tokens of the batch" is exact for any number of microbatches or 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping
 
 import flax
@@ -155,6 +156,12 @@ def make_train_step(model: DecoderOnlyModel, optimizer: optax.GradientTransforma
         return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     return step
+
+
+def per_device_bytes(tree: Any, shardings: Any) -> int:
+    """Bytes one device holds of `tree` (arrays or shape structs) under `shardings`."""
+    return sum(math.prod(sharding.shard_shape(leaf.shape)) * jnp.dtype(leaf.dtype).itemsize
+               for leaf, sharding in zip(jax.tree.leaves(tree), jax.tree.leaves(shardings)))
 
 
 def jit_train_step(step_fn: Callable, partitioner: Partitioner, shardings: TrainState,

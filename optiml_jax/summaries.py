@@ -1,0 +1,78 @@
+"""Training metrics: TensorBoard event files, a JSON-lines log, and a progress bar with ETA.
+
+TensorBoard files are written with tensorboard's own event writer (no TensorFlow needed).
+`metrics.jsonl` keeps every step's scalars exactly (floats round-trip through JSON), which is
+what resume tests compare; on resume, lines after the restored step are dropped so the log reads
+as one run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Mapping
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tqdm import tqdm
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricsWriter:
+    """Scalars per step to `log_dir` (TensorBoard) and `log_dir/metrics.jsonl`."""
+
+    def __init__(self, log_dir: str | Path, *, enabled: bool = True,
+                 truncate_after_step: int | None = None):
+        self.enabled = enabled
+        if not enabled:
+            return
+        log_dir = Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / METRICS_FILE
+        if truncate_after_step is not None and path.exists():
+            kept = [line for line in path.read_text().splitlines()
+                    if line and json.loads(line)["step"] <= truncate_after_step]
+            path.write_text("".join(line + "\n" for line in kept))
+        self._jsonl = path.open("a")
+        self._events = EventFileWriter(str(log_dir))
+
+    def write(self, step: int, scalars: Mapping[str, float], to_tensorboard: bool = True) -> None:
+        if not self.enabled:
+            return
+        self._jsonl.write(json.dumps({"step": step, **scalars}) + "\n")
+        self._jsonl.flush()
+        if to_tensorboard:
+            values = [summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in scalars.items()]
+            self._events.add_event(event_pb2.Event(wall_time=time.time(), step=step,
+                                                   summary=summary_pb2.Summary(value=values)))
+
+    def close(self) -> None:
+        if self.enabled:
+            self._jsonl.close()
+            self._events.close()
+
+
+def read_metrics(log_dir: str | Path) -> list[dict]:
+    """Every logged step of a run (`model_dir/train`), in order."""
+    path = Path(log_dir) / METRICS_FILE
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+class ProgressBar:
+    """tqdm over steps, showing loss and throughput; a no-op when disabled (non-primary hosts)."""
+
+    def __init__(self, start: int, total: int, enabled: bool = True):
+        self._bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True,
+                         disable=not enabled)
+        self._step = start
+
+    def update(self, step: int, scalars: Mapping[str, float]) -> None:
+        self._bar.update(step - self._step)
+        self._step = step
+        self._bar.set_postfix(loss=f"{scalars['loss']:.4f}",
+                              tok_s=f"{scalars.get('tokens_per_s', 0.0):,.0f}", refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
