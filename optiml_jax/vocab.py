@@ -23,24 +23,25 @@ import seqio
 import tensorflow as tf
 import tokenizers
 
+from optiml_jax.data import paths
+
 OPT_BASE_VOCAB_SIZE = 50265
 PAD_ID = 0  # `<s>`: seqio's padding id; never produced from text.
 EOS_ID = 2  # `</s>`: end of every target, and the BOS that starts every example.
 UNK_ID = 3
 TOKENIZER_DIR_ENV = "OPTIML_TOKENIZER_DIR"
-DATA_DIR_ENV = "OPTIML_DATA_DIR"
 
 
 def default_tokenizer_dir() -> str:
     """`$OPTIML_TOKENIZER_DIR`, else `$OPTIML_DATA_DIR/tokenizers/opt`."""
     if os.environ.get(TOKENIZER_DIR_ENV):
         return os.environ[TOKENIZER_DIR_ENV]
-    if os.environ.get(DATA_DIR_ENV):
-        return os.path.join(os.environ[DATA_DIR_ENV], "tokenizers", "opt")
+    if paths.data_dir():
+        return os.path.join(paths.data_dir(), "tokenizers", "opt")
     raise FileNotFoundError(
         f"OPTVocabulary: no tokenizer files given. Pass vocab_file/merges_file (or tokenizer_file), "
         f"or set {TOKENIZER_DIR_ENV} to a folder with vocab.json and merges.txt, or "
-        f"{DATA_DIR_ENV} to the data folder that holds tokenizers/opt/."
+        f"{paths.DATA_DIR_ENV} to the data folder that holds tokenizers/opt/."
     )
 
 

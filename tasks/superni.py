@@ -99,12 +99,16 @@ def _held_out_sources() -> dict[str, str]:
     return sources
 
 
+def _is_test_task(official: str, category: str) -> bool:
+    return official == "test" and category in TEST_FULLY_HELD_OUT_CATEGORIES
+
+
 def _assign(task: str, official: str, category: str, source: str, dev: dict, eval_sources: dict) -> tuple[str, str, str]:
     """(OPT-IML split, level, reason) by the rules of the module docstring."""
     if task in dev:
         row = dev[task]
         return "dev", row.level, f"Table 15: {row.name}"
-    if official == "test" and category in TEST_FULLY_HELD_OUT_CATEGORIES:
+    if _is_test_task(official, category):
         return "test", FULLY_HELD_OUT, f"§5.4: {category} is a fully held-out test category (Table 12)"
     if category in DEV_FULLY_HELD_OUT_CATEGORIES | TEST_FULLY_HELD_OUT_CATEGORIES:
         return "held_out", "", f"category {category} is fully held out"
@@ -129,7 +133,7 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     # SuperNI's own test tasks hold their sources out of training too (footnote 4).
     eval_sources = _held_out_sources()
     for task in sorted(official):
-        if official[task] == "test" and categories[task] in TEST_FULLY_HELD_OUT_CATEGORIES and task not in dev:
+        if _is_test_task(official[task], categories[task]) and task not in dev:
             eval_sources.setdefault(metadata[task][1], f"test task {task} (superni)")
     entries = []
     for task in sorted(official):

@@ -10,7 +10,7 @@ import pytest
 import seqio
 
 import optiml_jax.tasks as bench
-from data_fixtures import write_superni_task
+from data_fixtures import real_data_dir, write_superni_task
 from optiml_jax.data import registry
 from optiml_jax.data.examples import DataFormatError
 from optiml_jax.data.formats.superni import EMPTY_OUTPUT_LIST
@@ -35,6 +35,7 @@ def test_import_registers_tasks_and_mixtures_in_seqio_idempotently():
     names = set(seqio.TaskRegistry.names())
     assert {"superni:task1557_jfleg_answer_generation", "superni:task1557_jfleg_answer_generation:5shot"} <= names
     assert len([n for n in names if n.startswith("superni:")]) == superni.NUM_TASKS + 3 * (25 + 44)
+    real_data_dir()  # The mixtures below exist only when task files are present.
     assert "opt_iml_train" in seqio.MixtureRegistry.names()
     again = register_catalogs([superni.superni_benchmark()])
     assert again.mixtures == bench.REPORT.mixtures
@@ -75,6 +76,7 @@ def test_stream_reports_skipped_instances_and_raises_on_a_broken_file(tmp_path):
         next(PackedBatchStream("broken_fixture_train", batch_size=1, sequence_length=256, cache_dir=str(tmp_path / "cache")))
 
 
+@pytest.mark.slow
 def test_importable_from_another_directory_without_a_top_level_tasks_module(tmp_path):
     code = ("import sys, optiml_jax.tasks as t; assert 'tasks' not in sys.modules; "
             "import importlib.util; assert importlib.util.find_spec('tasks') is None; print(len(t.REPORT.tasks))")
@@ -83,9 +85,9 @@ def test_importable_from_another_directory_without_a_top_level_tasks_module(tmp_
     assert int(result.stdout.strip().splitlines()[-1]) == superni.NUM_TASKS + 3 * (25 + 44)
 
 
+@pytest.mark.slow
 def test_stats_command_prints_counts_rates_and_plots(tmp_path):
-    if not os.environ.get("OPTIML_DATA_DIR"):
-        pytest.skip("OPTIML_DATA_DIR is not set: the stats command's rate table needs local data")
+    real_data_dir()  # The rate table needs local task files.
     plot = tmp_path / "rates.png"
     result = subprocess.run([sys.executable, "-m", "optiml_jax.tasks", "stats", "--top", "3", "--plot", str(plot)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)

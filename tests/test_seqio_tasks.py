@@ -23,6 +23,7 @@ def _train_tasks(count):
 
 @pytest.mark.parametrize("task_name", TASKS + ["TRAIN"])
 def test_seqio_examples_equal_the_stream_examples(task_name):
+    real_data_dir()
     for name in (_train_tasks(2) if task_name == "TRAIN" else [task_name]):
         spec = registry.get_task(name)
         dataset = seqio.get_mixture_or_task(name).get_dataset(LENGTHS, split=spec.split, shuffle=False, use_cached=False)

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-EOS_ID = 2
+from optiml_jax.vocab import EOS_ID
 TRUNCATED_SOURCE = "source left-truncated"
 TRUNCATED_TARGET = "source dropped and target right-truncated"
 FIELDS = (

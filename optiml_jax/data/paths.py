@@ -4,6 +4,7 @@
 - `OPTIML_SUPERNI_DIR`: a full natural-instructions `tasks/` folder; overrides
   `$OPTIML_DATA_DIR/superni/tasks` for the SuperNI task files.
 - `OPTIML_CACHE_DIR`: where parsed task files are cached (default `~/.cache/optiml_jax`).
+(`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.vocab`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
 """
 
 from __future__ import annotations
