@@ -3,7 +3,6 @@
 import collections
 import os
 
-import optiml_jax.tasks  # noqa: F401  (registers the bench)
 from data_fixtures import real_data_dir
 from optiml_jax.tasks import levels, superni
 from optiml_jax.tasks.catalog import FULLY_HELD_OUT, PARTIALLY_HELD_OUT

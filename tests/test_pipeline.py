@@ -9,8 +9,6 @@ import optiml_jax.tasks  # noqa: F401  (registers the bench)
 from data_fixtures import real_data_dir
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
-from optiml_jax.data.examples import UnknownNameError
-from optiml_jax.data.packing import fit_example, pack_rows
 from optiml_jax.data.pipeline import PackedBatchStream
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
 
@@ -107,10 +105,3 @@ def test_shards_split_the_global_batch(cache_dir):
         np.testing.assert_array_equal(np.concatenate([h[key] for h in halves]), whole[key])
     with pytest.raises(ValueError, match="not divisible"):
         _stream(cache_dir, num_shards=3)
-
-
-def test_unknown_mixture_and_unknown_task_names_are_reported():
-    with pytest.raises(UnknownNameError, match="unknown mixture 'opt_iml_trian'; did you mean \\['opt_iml_train'"):
-        PackedBatchStream("opt_iml_trian", batch_size=1)
-    with pytest.raises(UnknownNameError, match="mixture 'broken': unknown task\\(s\\) \\['superni:task9999_nope'\\]"):
-        registry.add_mixture(registry.MixtureSpec("broken", (("superni:task9999_nope", 1.0),)))

@@ -1,6 +1,5 @@
 """Registration: idempotent, fast at 2,000 tasks, importable from anywhere, bad input reported."""
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import seqio
 import optiml_jax.tasks as bench
 from data_fixtures import real_data_dir, write_superni_task
 from optiml_jax.data import registry
-from optiml_jax.data.examples import DataFormatError
+from optiml_jax.data.examples import DataFormatError, UnknownNameError
 from optiml_jax.data.formats.superni import EMPTY_OUTPUT_LIST
 from optiml_jax.data.pipeline import PackedBatchStream
 from optiml_jax.tasks import superni
@@ -63,7 +62,18 @@ def test_absent_data_is_left_out_and_counted(tmp_path):
     assert registry.get_task("superni:task90101_absent").path is None
 
 
+def test_unknown_mixture_and_unknown_task_names_are_reported(tmp_path):
+    write_superni_task(tmp_path, "task90300_named", [("q", ["a"])])
+    register_catalogs([_catalog(tmp_path, ["task90300_named"])], namespace="names_fixture")
+    with pytest.raises(UnknownNameError, match=r"unknown mixture 'names_fixture_trian'; did you mean \['names_fixture_train'"):
+        PackedBatchStream("names_fixture_trian", batch_size=1)
+    with pytest.raises(UnknownNameError, match=r"mixture 'broken': unknown task\(s\) \['superni:task90300_nmaed'\]; "
+                                               r"did you mean \['superni:task90300_named'"):
+        registry.add_mixture(registry.MixtureSpec("broken", (("superni:task90300_nmaed", 1.0),)))
+
+
 def test_stream_reports_skipped_instances_and_raises_on_a_broken_file(tmp_path):
+    real_data_dir()  # The stream tokenizes with the real OPT tokenizer files.
     write_superni_task(tmp_path, "task90200_good", [(f"q{i}", [f"a{i}"] if i % 10 else []) for i in range(50)])
     register_catalogs([_catalog(tmp_path, ["task90200_good"])], namespace="skip_fixture")
     stream = PackedBatchStream("skip_fixture_train", batch_size=2, sequence_length=256, cache_dir=str(tmp_path / "cache"))

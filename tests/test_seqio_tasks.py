@@ -42,7 +42,6 @@ def test_seqio_examples_equal_the_stream_examples(task_name):
 
 def test_t5x_feature_converter_rows_equal_our_packed_rows():
     name = _train_tasks(1)[0]
-    spec = registry.get_task(name)
     converter = seqio.DecoderFeatureConverter(pack=False, bos_id=2)
     dataset = seqio.get_mixture_or_task(name).get_dataset(LENGTHS, split="train", shuffle=False)
     converted = converter(dataset, LENGTHS).take(20)
