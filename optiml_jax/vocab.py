@@ -4,7 +4,8 @@ Ids are exactly those of Hugging Face `GPT2Tokenizer`/`GPT2TokenizerFast` for OP
 `add_special_tokens=False`: `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, 50,265 entries (the model's
 embedding has 50,272 rows). SeqIO and t5x treat id 0 as padding; OPT text never produces `<s>`
 because special-token strings are not split out of text here (literal "</s>" in text is encoded as
-its characters), so 0 only ever means padding. BOS = EOS = `</s>` (2), which is what OPT's HF
+its characters), so 0 only ever means padding. (A `tokenizer.json` is used as it is: its added
+tokens, if any, are matched in text.) BOS = EOS = `</s>` (2), which is what OPT's HF
 tokenizer prepends at inference; bind `seqio.DecoderFeatureConverter.bos_id = 2` in t5x.
 
 `_encode_tf`/`_decode_tf` wrap the Rust tokenizer in `tf.py_function`, which makes a tf.data
@@ -150,7 +151,7 @@ class OPTVocabulary(seqio.Vocabulary):
 
     def _decode_tf(self, ids: tf.Tensor) -> tf.Tensor:
         def decode_numpy(batch):
-            flat = batch.numpy().reshape(-1, batch.shape[-1]) if batch.ndim else batch.numpy()
+            flat = batch.numpy().reshape(-1, batch.shape[-1])
             texts = [self._decode(row).encode("utf-8") for row in flat]
             return tf.reshape(tf.constant(texts, dtype=tf.string), batch.shape[:-1])
 

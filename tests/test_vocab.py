@@ -55,6 +55,14 @@ def test_equality_and_pickle(vocabulary):
     assert OPTVocabulary(os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt"), extra_ids=4) != vocabulary
 
 
+def test_tokenizer_json_gives_the_same_ids(vocabulary, tmp_path):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(vocabulary.tokenizer.to_str())
+    from_json = OPTVocabulary(tokenizer_file=str(path))
+    text = "Définition: count the words.\nInput: 3 + 4 = ?"
+    assert from_json.encode(text) == vocabulary.encode(text) and from_json == OPTVocabulary(tokenizer_file=str(path))
+
+
 def test_encode_tf_and_decode_tf_in_a_graph(vocabulary):
     dataset = tf.data.Dataset.from_tensor_slices(["Hello world", "x y"]).map(vocabulary.encode_tf)
     assert [list(x.numpy()) for x in dataset] == [[31414, 232], vocabulary.encode("x y")]
