@@ -87,11 +87,3 @@ def get_mixture(name: str) -> MixtureSpec:
     if name not in _MIXTURES:
         raise UnknownNameError(f"unknown mixture {name!r}{_suggest(name, _MIXTURES)} (did you import optiml_jax.tasks?)")
     return _MIXTURES[name]
-
-
-def task_names() -> list[str]:
-    return sorted(_TASKS)
-
-
-def mixture_names() -> list[str]:
-    return sorted(_MIXTURES)
