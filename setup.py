@@ -9,7 +9,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["optiml_jax", "optiml_jax.*"]),
+    # The OPT-IML Bench catalog lives in `tasks/` at the top level and is installed as
+    # `optiml_jax.tasks`, so importing it registers the bench and no top-level `tasks` name leaks.
+    packages=find_packages(include=["optiml_jax", "optiml_jax.*"]) + ["optiml_jax.tasks"],
+    package_dir={"optiml_jax.tasks": "tasks"},
+    package_data={"optiml_jax.tasks": ["*.tsv"]},
     install_requires=[
         "jax>=0.10.2",
         "flax>=0.12.8",
@@ -18,6 +22,14 @@ setup(
         "ml_dtypes>=0.5.0",
         # t5x-layout checkpoints; >=0.12.8 for the partial-save API the converter streams with.
         "orbax-checkpoint>=0.12.8",
+        # OPT-IML Bench data core: SeqIO tasks/mixtures (seqio imports tensorflow_text at import
+        # time), the OPT BPE tokenizer, and tensorboard, which TF 2.21 no longer pulls in.
+        "seqio>=0.0.20",
+        "tensorflow>=2.21",
+        "tensorflow-text>=2.21.1",
+        "tensorboard>=2.20",
+        "tokenizers>=0.21",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "test": ["pytest>=8.0"],

@@ -1,0 +1,71 @@
+"""Canonical examples, the task data a reader returns, and the errors bad input raises.
+
+Every reader (one per source format, `optiml_jax.data.formats`) turns its files into `TaskData`:
+the task-level instruction and demonstrations plus a list of `Example`s. Problems with the input
+either raise `DataFormatError` naming the file and field, or are skipped and counted in
+`TaskData.skipped` (reason → count), which the stream and `python -m optiml_jax.tasks stats`
+report. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+class DataFormatError(ValueError):
+    """A data file does not follow its documented format; the message names file and field."""
+
+    def __init__(self, path: str, field: str, problem: str):
+        self.path, self.field, self.problem = path, field, problem
+        super().__init__(f"{path}: {field}: {problem}")
+
+
+class UnknownNameError(KeyError):
+    """A task or mixture name that is not registered (the message lists close matches)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message.
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One instance of a task: an input and its reference outputs (several for evaluation)."""
+
+    id: str
+    input: str
+    targets: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "input": self.input, "targets": list(self.targets)}
+
+    @classmethod
+    def from_json(cls, record: dict) -> "Example":
+        return cls(record["id"], record["input"], tuple(record["targets"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Demonstration:
+    """A worked example shipped with the task (SuperNI "Positive Examples")."""
+
+    input: str
+    output: str
+
+
+@dataclasses.dataclass
+class TaskData:
+    """What a reader returns for one task file."""
+
+    name: str
+    instruction: str
+    demonstrations: tuple[Demonstration, ...]
+    examples: list[Example]
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def header_json(self) -> dict:
+        return {
+            "name": self.name,
+            "instruction": self.instruction,
+            "demonstrations": [[d.input, d.output] for d in self.demonstrations],
+            "num_examples": len(self.examples),
+            "skipped": self.skipped,
+        }

@@ -1,0 +1,39 @@
+"""Where data and caches live: environment settings only, never paths baked into the package.
+
+- `OPTIML_DATA_DIR`: the data folder (`superni/tasks`, `superni/splits`, `flan/`, `tokenizers/`).
+- `OPTIML_SUPERNI_DIR`: a full natural-instructions `tasks/` folder; overrides
+  `$OPTIML_DATA_DIR/superni/tasks` for the SuperNI task files.
+- `OPTIML_CACHE_DIR`: where parsed task files are cached (default `~/.cache/optiml_jax`).
+(`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.vocab`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
+"""
+
+from __future__ import annotations
+
+import os
+
+DATA_DIR_ENV = "OPTIML_DATA_DIR"
+SUPERNI_DIR_ENV = "OPTIML_SUPERNI_DIR"
+CACHE_DIR_ENV = "OPTIML_CACHE_DIR"
+
+
+def data_dir() -> str | None:
+    return os.environ.get(DATA_DIR_ENV) or None
+
+
+def require_data_dir() -> str:
+    folder = data_dir()
+    if folder is None:
+        raise FileNotFoundError(f"Set {DATA_DIR_ENV} to the OPT-IML Bench data folder (see docs/benchmark.md).")
+    return folder
+
+
+def superni_tasks_dir() -> str | None:
+    """The folder holding SuperNI `taskNNN_*.json` files, or None when none is configured."""
+    if os.environ.get(SUPERNI_DIR_ENV):
+        return os.environ[SUPERNI_DIR_ENV]
+    folder = data_dir()
+    return os.path.join(folder, "superni", "tasks") if folder else None
+
+
+def cache_dir() -> str:
+    return os.environ.get(CACHE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "optiml_jax")

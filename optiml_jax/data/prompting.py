@@ -1,0 +1,118 @@
+"""Instruction + input + output delimiter (+ k demonstrations) → (source text, target text).
+
+This is the only prompt formatter; the SeqIO tasks and the packed stream both call
+`render_example`, so both paths see the same text for the same example.
+
+Format (paper §2.4, App. C; task-level instructions as in SuperNI):
+
+    {instruction}
+    Input: {demonstration input}{delimiter} {demonstration output}      ← k times, each followed
+                                                                          by the separator "\\n\\n\\n"
+    Input: {input}{delimiter}
+
+and the target is the chosen reference. The delimiter is drawn per example from the paper's 8
+delimiters (footnote 5; its last, "\\output:", is read as "\\noutput:"), and is left out when the
+text before it already ends with ":" ("if the instructions do not end with a ':'"). The packer
+joins source and target with one space and ends the target with EOS.
+
+Every random choice for an example (delimiter, which reference trains, MetaICL's k and
+demonstrations) comes from a generator seeded by (prompt seed, task name, example index), so an
+example renders the same way in every run, on every host, through either path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from optiml_jax.data.examples import Demonstration, Example
+
+DELIMITERS = ("\nAnswer:", " Answer:", "\nA:", " A:", "\nOutput:", " Output:", "\nanswer:", "\noutput:")
+DEMONSTRATION_SEPARATOR = "\n\n\n"  # MetaICL's [SEP], "three consecutive newline tokens" (§4.8).
+EVALUATION_SHOTS = (0, 2, 5)  # SuperNI evaluation (Table 12).
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaICL:
+    """Training-time demonstrations (§4.8): k ~ Zipf(a) − 1, capped at `max_shots`.
+
+    P(k = 0) = 1/ζ(a): 92.4% for a = 4 (the paper says 92.5%) and 60.8% for a = 2 (the paper says
+    67.1%; its exact mapping from Zipf draws to k is not given).
+    """
+
+    zipf_a: float = 4.0
+    max_shots: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptConfig:
+    """How a task's examples become prompts.
+
+    `num_shots`: evaluation demonstrations, the task's first k positive examples (fewer when the
+    task ships fewer; `shortfall` says so). `metaicl`: training demonstrations drawn from the
+    task's other examples; None (the default, as in the final OPT-IML models) for none.
+    """
+
+    seed: int = 0
+    num_shots: int = 0
+    metaicl: MetaICL | None = None
+
+    def __post_init__(self):
+        if self.num_shots and self.metaicl:
+            raise ValueError("PromptConfig: num_shots (evaluation) and metaicl (training) exclude each other.")
+
+
+def stable_task_hash(name: str) -> int:
+    """A 63-bit integer from a task name that is the same on every machine and run."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
+def example_rng(seed: int, task_name: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stable_task_hash(task_name), index])
+
+
+def _block(text: str, delimiter: str) -> str:
+    text = text.strip()
+    return text if text.endswith(":") else text + delimiter
+
+
+def format_source(instruction: str, query: str, delimiter: str, demonstrations: Sequence[Demonstration] = ()) -> str:
+    shown = [f"Input: {_block(d.input, delimiter)} {d.output.strip()}" for d in demonstrations]
+    body = DEMONSTRATION_SEPARATOR.join(shown + [f"Input: {_block(query, delimiter)}"])
+    return f"{instruction.strip()}\n{body}"
+
+
+def shortfall(config: PromptConfig, available_demonstrations: int) -> int:
+    """How many evaluation demonstrations are missing for this task (0 when it ships enough)."""
+    return max(0, config.num_shots - available_demonstrations)
+
+
+def render_example(
+    task_name: str,
+    instruction: str,
+    demonstrations: Sequence[Demonstration],
+    example: Example,
+    index: int,
+    num_examples: int,
+    config: PromptConfig,
+    fetch_examples: Callable[[Sequence[int]], list[Example]],
+) -> tuple[str, str]:
+    """The (source, target) text of example `index` of a task with `num_examples` examples.
+
+    `fetch_examples(indices)` returns other examples of the same task; it is called only for
+    MetaICL demonstrations.
+    """
+    rng = example_rng(config.seed, task_name, index)
+    delimiter = DELIMITERS[int(rng.integers(len(DELIMITERS)))]
+    target = example.targets[int(rng.integers(len(example.targets)))]
+    shown: Sequence[Demonstration] = demonstrations[: config.num_shots]
+    if config.metaicl is not None:
+        k = min(int(rng.zipf(config.metaicl.zipf_a)) - 1, config.metaicl.max_shots, num_examples - 1)
+        if k > 0:
+            others = rng.choice(num_examples - 1, size=k, replace=False)
+            others = [int(i) + (i >= index) for i in others]  # Skip the example itself.
+            shown = [Demonstration(e.input, e.targets[0]) for e in fetch_examples(others)]
+    return format_source(instruction, example.input, delimiter, shown).rstrip(" "), target.rstrip()

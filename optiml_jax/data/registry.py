@@ -1,0 +1,89 @@
+"""Our registry of tasks and mixtures: what the packed stream and the SeqIO registration read.
+
+A `TaskSpec` says where one task's data is and how it becomes prompts; a `MixtureSpec` holds
+numeric sampling rates. `optiml_jax.tasks` fills this registry from the OPT-IML Bench catalog and
+mirrors every entry into SeqIO (`optiml_jax.data.seqio_tasks`), so both paths read the same
+definitions. Adding the same name twice is allowed only with an identical spec (re-imports are
+idempotent); a different spec under a taken name raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+
+from optiml_jax.data.examples import UnknownNameError
+from optiml_jax.data.prompting import PromptConfig
+
+# SeqIO's name rule: letters, digits, '.', ':', '_', '#'.
+_NAME_PATTERN = re.compile(r"^[\w\d\.\:_#]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """One registered task: a catalog task in one split with one prompt configuration."""
+
+    name: str  # Registry (and SeqIO) name.
+    source_name: str  # The task's own name in its benchmark, e.g. the SuperNI file stem.
+    benchmark: str
+    category: str
+    split: str  # "train", "validation" or "test".
+    level: str  # Generalization level of an evaluation task; "" for training tasks.
+    reader: str  # Key of optiml_jax.data.formats.READERS.
+    path: str | None  # The data file, or None when it is not present locally.
+    num_examples: int  # The catalog's example count (full data), used for mixing rates.
+    max_examples: int | None = None  # Evaluation reads only a task's first N examples.
+    prompt: PromptConfig = PromptConfig()
+
+    def __post_init__(self):
+        if not _NAME_PATTERN.match(self.name):
+            raise ValueError(f"TaskSpec: {self.name!r} is not a valid SeqIO name (letters, digits, '.', ':', '_', '#').")
+
+
+@dataclasses.dataclass(frozen=True)
+class MixtureSpec:
+    """Tasks and their sampling rates (plain numbers summing to 1), sorted by task name."""
+
+    name: str
+    rates: tuple[tuple[str, float], ...]
+    description: str = ""
+
+
+_TASKS: dict[str, TaskSpec] = {}
+_MIXTURES: dict[str, MixtureSpec] = {}
+
+
+def _add(table: dict, spec) -> None:
+    existing = table.get(spec.name)
+    if existing is not None and existing != spec:
+        raise ValueError(f"registry: {spec.name!r} is already registered with a different definition.")
+    table[spec.name] = spec
+
+
+def add_task(spec: TaskSpec) -> None:
+    _add(_TASKS, spec)
+
+
+def add_mixture(spec: MixtureSpec) -> None:
+    unknown = [name for name, _ in spec.rates if name not in _TASKS]
+    if unknown:
+        raise UnknownNameError(f"mixture {spec.name!r}: unknown task(s) {unknown[:5]}{_suggest(unknown[0], _TASKS)}")
+    _add(_MIXTURES, spec)
+
+
+def _suggest(name: str, table: dict) -> str:
+    close = difflib.get_close_matches(name, list(table), n=3)
+    return f"; did you mean {close}?" if close else ""
+
+
+def get_task(name: str) -> TaskSpec:
+    if name not in _TASKS:
+        raise UnknownNameError(f"unknown task {name!r}{_suggest(name, _TASKS)} (did you import optiml_jax.tasks?)")
+    return _TASKS[name]
+
+
+def get_mixture(name: str) -> MixtureSpec:
+    if name not in _MIXTURES:
+        raise UnknownNameError(f"unknown mixture {name!r}{_suggest(name, _MIXTURES)} (did you import optiml_jax.tasks?)")
+    return _MIXTURES[name]

@@ -1,0 +1,80 @@
+"""Mirror registry entries into SeqIO, for t5x users (`MIXTURE_OR_TASK_NAME`).
+
+Each task becomes a `seqio.Task` over a `FunctionDataSource` whose examples are rendered and
+tokenized in Python by `TaskReader` (the same code the packed stream uses) before they enter TF,
+so the tf.data iterator stays saveable. Features:
+- `inputs`: ids(source); `targets`: ids(" " + target) + EOS (via `append_eos_after_trim`);
+- `inputs_pretokenized`, `targets_pretokenized`: the text; `references`: every reference output.
+Feed them to t5x's `DecoderOnlyModel` with `seqio.DecoderFeatureConverter(bos_id=2)` (PrefixLM):
+the result equals our packed rows, example by example.
+
+Mixtures get numeric rates only (no callables: SeqIO recomputes callable rates O(N²)). Task
+shuffle buffers are small (128): thousands of per-task buffers of long examples would not fit in
+host memory. Registration is idempotent: names already in SeqIO's registries are left alone.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import seqio
+import tensorflow as tf
+
+from optiml_jax.data import registry
+from optiml_jax.data.example_store import ExampleStore
+from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
+
+SHUFFLE_BUFFER_SIZE = 128
+
+
+def task_dataset(task_name: str, split: str, shuffle_files: bool = False, seed: int | None = None) -> tf.data.Dataset:
+    """All examples of a registered task, in file order, as SeqIO features (see module docstring)."""
+    del shuffle_files, seed  # One file per task; SeqIO shuffles examples with the task's buffer.
+    spec = registry.get_task(task_name)
+    if split != spec.split:
+        raise ValueError(f"task {task_name}: it has only the {spec.split!r} split, not {split!r}.")
+    reader = TaskReader(spec, ExampleStore())
+    rendered = reader.render(range(len(reader)))
+    encoded = encode_source_target(default_vocabulary(), [(source, target) for source, target, _ in rendered])
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "inputs": tf.ragged.constant([source for source, _ in encoded], dtype=tf.int32, ragged_rank=1),
+            "targets": tf.ragged.constant([target for _, target in encoded], dtype=tf.int32, ragged_rank=1),
+            "inputs_pretokenized": tf.constant([source for source, _, _ in rendered]),
+            "targets_pretokenized": tf.constant([target for _, target, _ in rendered]),
+            "references": tf.ragged.constant([list(references) for _, _, references in rendered], dtype=tf.string),
+        }
+    )
+
+
+def _output_features() -> dict[str, seqio.Feature]:
+    vocabulary = default_vocabulary()
+    return {
+        "inputs": seqio.Feature(vocabulary, add_eos=False),
+        "targets": seqio.Feature(vocabulary, add_eos=True),
+    }
+
+
+def register_in_seqio(task_names: list[str], mixture_names: list[str]) -> None:
+    """Adds the named registry tasks and mixtures to SeqIO's registries (skipping existing names)."""
+    existing_tasks = set(seqio.TaskRegistry.names())
+    output_features = _output_features()
+    for name in task_names:
+        if name in existing_tasks:
+            continue
+        spec = registry.get_task(name)
+        seqio.TaskRegistry.add(
+            name,
+            source=seqio.FunctionDataSource(
+                dataset_fn=functools.partial(task_dataset, name),
+                splits=[spec.split],
+                num_input_examples={spec.split: spec.num_examples},
+            ),
+            output_features=output_features,
+            preprocessors=[seqio.preprocessors.append_eos_after_trim],
+            shuffle_buffer_size=SHUFFLE_BUFFER_SIZE,
+        )
+    existing_mixtures = set(seqio.MixtureRegistry.names())
+    for name in mixture_names:
+        if name not in existing_mixtures:
+            seqio.MixtureRegistry.add(name, list(registry.get_mixture(name).rates))

@@ -1,0 +1,115 @@
+"""Inspect the OPT-IML Bench.
+
+    python -m optiml_jax.tasks stats [--mixture opt_iml_train] [--top 20] [--plot rates.png]
+        catalog counts per benchmark / split / level / category, what is absent locally, and the
+        mixture's rate table (per benchmark, per category, top tasks); --plot writes a bar chart.
+    python -m optiml_jax.tasks build-catalog [--output tasks/superni_catalog.tsv]
+        rebuilds the SuperNI catalog from $OPTIML_DATA_DIR (see optiml_jax.tasks.superni).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+
+from optiml_jax.data import paths, registry
+
+
+def _table(title: str, header: list[str], rows: list[list]) -> str:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [title] + ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def catalog_summary(entries, report) -> str:
+    by_split = collections.Counter((e.benchmark, e.split, e.level or "-") for e in entries)
+    out = _table(
+        "Catalog: tasks per benchmark, OPT-IML split and level",
+        ["benchmark", "split", "level", "tasks"],
+        [[b, s, lvl, n] for (b, s, lvl), n in sorted(by_split.items())],
+    )
+    by_official = collections.Counter((e.benchmark, e.official_split) for e in entries)
+    out += _table("Official splits", ["benchmark", "official split", "tasks"], [[b, s, n] for (b, s), n in sorted(by_official.items())])
+    categories = collections.defaultdict(collections.Counter)
+    for e in entries:
+        categories[e.category][e.split] += 1
+    out += _table(
+        f"Categories ({len(categories)})",
+        ["category", "train", "dev", "test", "held_out"],
+        [[c, *(counts[s] for s in ("train", "dev", "test", "held_out"))] for c, counts in sorted(categories.items())],
+    )
+    absent = ", ".join(f"{b}: {n} of {sum(e.benchmark == b for e in entries)}" for b, n in sorted(report.absent.items()))
+    out += f"Catalog tasks without local data (left out of every mixture): {absent or 'none'}\n"
+    out += f"Empty mixtures (no task present locally, not registered): {len(report.empty_mixtures)}\n"
+    return out
+
+
+def rate_table(mixture_name: str, top: int) -> tuple[str, dict[str, float]]:
+    mixture = registry.get_mixture(mixture_name)
+    specs = {name: registry.get_task(name) for name, _ in mixture.rates}
+    per_benchmark, per_category = collections.Counter(), collections.Counter()
+    for name, rate in mixture.rates:
+        per_benchmark[specs[name].benchmark] += rate
+        per_category[specs[name].category] += rate
+    out = f"Mixture {mixture_name}: {len(mixture.rates)} tasks\n{mixture.description}\n"
+    out += _table("Rate per benchmark", ["benchmark", "rate %"], [[b, f"{100 * r:.2f}"] for b, r in per_benchmark.most_common()])
+    out += _table("Rate per category", ["category", "rate %"], [[c, f"{100 * r:.2f}"] for c, r in per_category.most_common()])
+    ranked = sorted(mixture.rates, key=lambda item: -item[1])[:top]
+    out += _table(
+        f"Top {len(ranked)} tasks by rate",
+        ["task", "category", "examples", "rate %"],
+        [[n, specs[n].category, specs[n].num_examples, f"{100 * r:.3f}"] for n, r in ranked],
+    )
+    return out, dict(per_category)
+
+
+def plot_rates(per_category: dict[str, float], mixture_name: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted(per_category.items(), key=lambda item: item[1])
+    figure, axes = plt.subplots(figsize=(8, max(3, 0.22 * len(ranked))))
+    axes.barh([c for c, _ in ranked], [100 * r for _, r in ranked])
+    axes.set_xlabel("sampling rate (%)")
+    axes.set_title(f"{mixture_name}: rate per category")
+    axes.tick_params(axis="y", labelsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optiml_jax.tasks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    stats = commands.add_parser("stats", help="catalog counts and a mixture's rate table")
+    stats.add_argument("--mixture", default="opt_iml_train")
+    stats.add_argument("--top", type=int, default=20, help="how many tasks the rate table lists")
+    stats.add_argument("--plot", metavar="PNG", help="write a bar chart of the rate per category")
+    build = commands.add_parser("build-catalog", help="rebuild the SuperNI catalog from $OPTIML_DATA_DIR")
+    build.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+
+    import optiml_jax.tasks as bench
+    from optiml_jax.tasks import superni
+    from optiml_jax.tasks.catalog import write_catalog
+
+    if args.command == "build-catalog":
+        entries = superni.build_catalog(paths.require_data_dir())
+        write_catalog(args.output, entries)
+        print(f"wrote {len(entries)} SuperNI tasks to {args.output}")
+        return 0
+    print(catalog_summary(superni.load_catalog(), bench.REPORT))
+    table, per_category = rate_table(args.mixture, args.top)
+    print(table)
+    if args.plot:
+        plot_rates(per_category, args.mixture, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Super-NaturalInstructions v2 in OPT-IML Bench: all 1,613 tasks (`superni_catalog.tsv`).
+
+The catalog is built from the public files by `build_catalog` and checked in, so importing the
+bench reads one small file and works without the 3 GB of task files. `python -m optiml_jax.tasks
+build-catalog` rebuilds it; a test checks the checked-in file against a rebuild from the real data.
+
+Columns come from:
+- official split: `splits/default/{train,test,excluded}_tasks.txt` (756 + 119 + 738 = 1,613);
+- original category and data source: the task file's `Categories[0]` and `Source[0]` when the file
+  is present, else FLAN's `flan_collection_info.csv` (which spells names with "_" for "-" and cuts
+  them at the first "."), else `MANUAL_METADATA` (two MMLU tasks FLAN leaves out);
+- example count: `number_examples` in FLAN's NIv2 metadata (the full data's instance count);
+- OPT-IML category: the original category, except where Table 15 recategorizes a task
+  (`CATEGORY_OVERRIDES`);
+- OPT-IML split and level, decided in this order (first match wins):
+  1. the SuperNI rows of Table 15 → dev, with the row's level;
+  2. official test tasks in a fully held-out test category (§5.4) → test, fully held out;
+  3. any other task in a fully held-out category (dev or test) → held out;
+  4. a task built from the data source of a fully or partially held-out evaluation task of any
+     benchmark (§2.3, footnote 4) → held out;
+  5. everything else → train (official test tasks included; docs/benchmark.md, decision D2).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import json
+import os
+
+from optiml_jax.data import paths
+from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, BenchmarkCatalog, CatalogEntry, read_catalog
+from optiml_jax.tasks.levels import DEV_FULLY_HELD_OUT_CATEGORIES, EVALUATION_TASKS, TEST_FULLY_HELD_OUT_CATEGORIES
+
+BENCHMARK = "superni"
+CATALOG_FILE = "superni_catalog.tsv"
+OFFICIAL_SPLITS = ("train", "test", "excluded")
+NUM_TASKS = 1613
+EVALUATION_INSTANCES = 100  # SuperNI evaluates on each test task's first 100 instances.
+
+CATEGORY_OVERRIDES = {"task1664_winobias_text_generation": ("Stereotype Detection", "Table 15: Winobias is Stereotype Detection")}
+_MMLU = ("Question Answering", "measuring_massive_multitask_language_understanding")
+MANUAL_METADATA = {
+    # Absent locally and missing from FLAN's collection info (FLAN drops MMLU-derived tasks); every
+    # other task of this family (task664–task737, "mmmlu_answer_generation_*") has exactly this
+    # category and source in its task file.
+    "task727_mmmlu_answer_generation_prehistory": _MMLU,
+    "task729_mmmlu_answer_generation_professional_law": _MMLU,
+}
+
+
+def flan_name(task: str) -> str:
+    """How FLAN's NIv2 metadata spells a SuperNI task name."""
+    return task.replace("-", "_").split(".")[0]
+
+
+def _read_split_lists(data_dir: str) -> dict[str, str]:
+    official = {}
+    for split in OFFICIAL_SPLITS:
+        path = os.path.join(data_dir, "superni", "splits", "default", f"{split}_tasks.txt")
+        with open(path, encoding="utf-8") as f:
+            for task in filter(None, (line.strip() for line in f)):
+                if task in official:
+                    raise ValueError(f"{path}: {task} is also in the {official[task]} split")
+                official[task] = split
+    return official
+
+
+def _read_flan_collection(data_dir: str) -> dict[str, tuple[str, str]]:
+    path = os.path.join(data_dir, "flan", "flan_collection_info.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        return {
+            row["Specific Task Category"]: (row["Generic Task Category"], row["Dataset"])
+            for row in csv.DictReader(f)
+            if row["Source"] == "NIv2"
+        }
+
+
+def _category_and_source(task: str, tasks_dir: str, flan: dict) -> tuple[str, str]:
+    path = os.path.join(tasks_dir, f"{task}.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        return record["Categories"][0], record["Source"][0]
+    if flan_name(task) in flan:
+        return flan[flan_name(task)]
+    if task in MANUAL_METADATA:
+        return MANUAL_METADATA[task]
+    raise ValueError(f"SuperNI task {task}: no task file, no FLAN collection row and no manual entry gives its category.")
+
+
+def _held_out_sources() -> dict[str, str]:
+    """Data source → the evaluation task that keeps it out of training."""
+    sources = {}
+    for task in EVALUATION_TASKS:
+        if task.level != FULLY_SUPERVISED:
+            for source in task.sources:
+                sources.setdefault(source, f"{task.split} task {task.name} ({task.benchmark})")
+    return sources
+
+
+def _is_test_task(official: str, category: str) -> bool:
+    return official == "test" and category in TEST_FULLY_HELD_OUT_CATEGORIES
+
+
+def _assign(task: str, official: str, category: str, source: str, dev: dict, eval_sources: dict) -> tuple[str, str, str]:
+    """(OPT-IML split, level, reason) by the rules of the module docstring."""
+    if task in dev:
+        row = dev[task]
+        return "dev", row.level, f"Table 15: {row.name}"
+    if _is_test_task(official, category):
+        return "test", FULLY_HELD_OUT, f"§5.4: {category} is a fully held-out test category (Table 12)"
+    if category in DEV_FULLY_HELD_OUT_CATEGORIES | TEST_FULLY_HELD_OUT_CATEGORIES:
+        return "held_out", "", f"category {category} is fully held out"
+    if source in eval_sources:
+        return "held_out", "", f"§2.3: shares data source {source!r} with {eval_sources[source]}"
+    return "train", "", f"official {official} task in a category seen in training"
+
+
+def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEntry]:
+    """Builds the SuperNI catalog from the public files under `data_dir` (see module docstring)."""
+    tasks_dir = tasks_dir or os.path.join(data_dir, "superni", "tasks")
+    official = _read_split_lists(data_dir)
+    with open(os.path.join(data_dir, "superni", "meta", "niv2_metadata_from_flan.json"), encoding="utf-8") as f:
+        counts = {name: int(record["number_examples"]) for name, record in json.load(f).items()}
+    flan = _read_flan_collection(data_dir)
+    dev = {task: row for row in EVALUATION_TASKS if row.benchmark == BENCHMARK for task in row.superni_tasks}
+    unknown = sorted(set(dev) - set(official))
+    if unknown:
+        raise ValueError(f"Table 15 SuperNI tasks missing from the official split lists: {unknown}")
+    metadata = {task: _category_and_source(task, tasks_dir, flan) for task in sorted(official)}
+    categories = {task: CATEGORY_OVERRIDES.get(task, (category,))[0] for task, (category, _) in metadata.items()}
+    # SuperNI's own test tasks hold their sources out of training too (footnote 4).
+    eval_sources = _held_out_sources()
+    for task in sorted(official):
+        if _is_test_task(official[task], categories[task]) and task not in dev:
+            eval_sources.setdefault(metadata[task][1], f"test task {task} (superni)")
+    entries = []
+    for task in sorted(official):
+        original_category, source = metadata[task]
+        split, level, reason = _assign(task, official[task], categories[task], source, dev, eval_sources)
+        if task in CATEGORY_OVERRIDES:
+            reason += f"; {CATEGORY_OVERRIDES[task][1]}"
+        if flan_name(task) not in counts:
+            raise ValueError(f"SuperNI task {task}: no number_examples in the FLAN NIv2 metadata")
+        entries.append(
+            CatalogEntry(BENCHMARK, task, categories[task], original_category, source, official[task],
+                         counts[flan_name(task)], split, level, reason)
+        )
+    return entries
+
+
+def load_catalog() -> list[CatalogEntry]:
+    """The checked-in catalog (no data files needed)."""
+    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / CATALOG_FILE) as path:
+        return read_catalog(str(path))
+
+
+def superni_benchmark(entries: list[CatalogEntry] | None = None, tasks_dir: str | None = None) -> BenchmarkCatalog:
+    """The SuperNI catalog with its files looked up in `tasks_dir` (default: `paths.superni_tasks_dir()`)."""
+    folder = tasks_dir or paths.superni_tasks_dir()
+
+    def data_file(entry: CatalogEntry) -> str | None:
+        path = os.path.join(folder, f"{entry.name}.json") if folder else None
+        return path if path and os.path.exists(path) else None
+
+    return BenchmarkCatalog(BENCHMARK, tuple(entries or load_catalog()), "superni", data_file, EVALUATION_INSTANCES)
