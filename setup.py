@@ -30,12 +30,15 @@ setup(
         "tensorboard>=2.20",
         "tokenizers>=0.21",
         "matplotlib>=3.8",
+        # The native trainer: gin configuration (t5x's conventions) and its progress bar.
+        "gin-config>=0.5.0",
+        "tqdm>=4.66",
     ],
     extras_require={
         "test": ["pytest>=8.0"],
         # Reading / writing HF and metaseq checkpoints (CPU torch is enough; see Makefile).
         # safetensors>=0.8 reads and writes bfloat16 numpy arrays (ml_dtypes).
-        "convert": ["torch>=2.13.0", "transformers>=5.0", "safetensors>=0.8.0", "tqdm>=4.66"],
+        "convert": ["torch>=2.13.0", "transformers>=5.0", "safetensors>=0.8.0"],
         "tpu": ["jax[tpu]>=0.10.2"],
         "gpu": ["jax[cuda12]>=0.10.2"],
     },

@@ -132,18 +132,24 @@ def _check_batch_size(cfg: DatasetConfig, partitioner: Partitioner, num_microbat
 
 def _open_stream(cfg: DatasetConfig, state: dict | None):
     """The packed OPT-IML batch stream, positioned at `state` (this process's rows)."""
-    import optiml_jax.tasks  # noqa: F401  (registers the bench's tasks and mixtures)
-    from optiml_jax.data import registry
     from optiml_jax.data.pipeline import PackedBatchStream
 
-    if cfg.mixture_or_task_name not in registry.mixture_names():
-        raise ValueError(f"Unknown mixture {cfg.mixture_or_task_name!r}; registered mixtures: "
-                         f"{', '.join(sorted(registry.mixture_names())[:20])} … "
-                         f"(`python -m optiml_jax.tasks stats` lists them all).")
     return PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
                              sequence_length=cfg.sequence_length, seed=cfg.seed,
                              shard_index=jax.process_index(), num_shards=jax.process_count(),
                              state=state)
+
+
+def _check_mixture(name: str) -> None:
+    """Fails fast, before any compilation, on a mixture name nobody registered."""
+    import optiml_jax.tasks  # registers the bench's tasks and mixtures
+    from optiml_jax.data import paths, registry
+
+    if name in optiml_jax.tasks.REPORT.empty_mixtures:
+        raise ValueError(f"Mixture {name!r} has no task with local data ({paths.DATA_DIR_ENV}="
+                         f"{paths.data_dir()!r}); point {paths.DATA_DIR_ENV} at the data folder "
+                         f"(docs/benchmark.md).")
+    registry.get_mixture(name)  # raises on unknown names, naming close matches
 
 
 def _global_batch(local: Mapping[str, np.ndarray], partitioner: Partitioner) -> dict:
@@ -180,6 +186,8 @@ def train(*,
     checkpoint_cfg = checkpoint_cfg or CheckpointConfig()
     cfg = train_dataset_cfg
     _check_batch_size(cfg, partitioner, num_microbatches)
+    if not compile_only:
+        _check_mixture(cfg.mixture_or_task_name)
     optimizer, schedule = optimizer_fn(total_steps=total_steps)
     abstract, shardings = state_shardings(model, optimizer, partitioner, cfg.sequence_length)
     batch_keys = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights",
@@ -314,7 +322,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = gin_utils.parse_args(argv if argv is not None else sys.argv[1:], __doc__)
     gin_utils.initialize_distributed(args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # force: an imported library may already have put a WARNING-level handler on the root logger.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
+                        force=True)
     gin_utils.parse_gin(args)
     gin.get_configurable(train)(gin_config=gin.config_str())
 
