@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The data folder (docs/benchmark.md); defaults to a `shared/data` folder beside the checkout.
+OPTIML_DATA_DIR ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
+DEMO_DIR ?= runs/demo
+CPU_MESH := XLA_FLAGS=--xla_force_host_platform_device_count=8 JAX_PLATFORMS=cpu
 
-.PHONY: venv test bench
+.PHONY: venv test demo bench
 
 venv: $(STAMP)
 
@@ -17,7 +21,15 @@ $(STAMP): setup.py
 	touch $@
 
 test: venv
-	$(BIN)/python -m pytest
+	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(BIN)/python -m pytest
+
+# Tiny OPT on an 8-device CPU mesh, real SuperNI data: OPT-IML training from scratch.
+demo: venv
+	@test -n "$(OPTIML_DATA_DIR)" || { echo "Set OPTIML_DATA_DIR to the data folder (docs/benchmark.md)."; exit 1; }
+	rm -rf $(DEMO_DIR)
+	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(CPU_MESH) $(BIN)/python -m optiml_jax.train \
+	  --gin_file=gin/native/opt_iml_tiny.gin --gin.MODEL_DIR=\"$(DEMO_DIR)\"
 
 bench: venv
 	$(BIN)/python benchmarks/model_vs_hf.py
+	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(BIN)/python benchmarks/train_throughput.py
