@@ -23,21 +23,7 @@ import optax
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
-
-# Dense bf16 peak FLOP/s per chip (vendor specs), by substring of `device.device_kind`.
-PEAK_BF16_FLOPS = {
-    "H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12,
-    "TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12,
-    "TPU v6": 918e12,
-}
-
-
-def peak_flops(device) -> float | None:
-    for name, flops in PEAK_BF16_FLOPS.items():
-        if name.lower() in device.device_kind.lower():
-            return flops
-    return None
-
+from optiml_jax.summaries import peak_flops
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -329,7 +329,7 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
     stored_scanned = is_scanned(stored)
     want_scanned = stored_scanned if scan_layers is None else scan_layers
     if config is not None:
-        _check_against_config(directory, stored, config, stored_scanned)
+        check_stored_params(directory, stored, config)
 
     if shardings is None:
         stored_shardings = None
@@ -357,10 +357,11 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
     return traverse_util.unflatten_dict(params)
 
 
-def _check_against_config(directory: Path, stored: Mapping, config: OPTConfig,
-                          stored_scanned: bool) -> None:
+def check_stored_params(directory: Path, stored: Mapping, config: OPTConfig) -> None:
+    """Raises unless the params stored at `directory` (`stored_param_shapes`) are `config`'s:
+    the saved config.json (when present) and every leaf name and shape, in the stored layout."""
     check_config(directory, config)  # checkpoints from elsewhere may lack config.json
-    expected = expected_param_shapes(config, stored_scanned)
+    expected = expected_param_shapes(config, is_scanned(stored))
     missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
     unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())
     if missing or unexpected:

@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> dict:
                                + f" --xla_force_host_platform_device_count={num_devices}")
     os.environ["JAX_PLATFORMS"] = "cpu"
     import gin
-    import jax
 
     from optiml_jax import train as train_module
 

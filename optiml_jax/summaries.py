@@ -19,6 +19,19 @@ from tqdm import tqdm
 
 METRICS_FILE = "metrics.jsonl"
 
+# Dense bf16 peak FLOP/s per chip (vendor specs), keyed by a substring of `device.device_kind`.
+PEAK_BF16_FLOPS = {
+    "H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12,
+    "TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12,
+    "TPU v6": 918e12,
+}
+
+
+def peak_flops(device) -> float | None:
+    """The device's dense bf16 peak FLOP/s, or None when unknown (e.g. CPUs): MFU's divisor."""
+    kind = device.device_kind.lower()
+    return next((flops for name, flops in PEAK_BF16_FLOPS.items() if name.lower() in kind), None)
+
 
 class MetricsWriter:
     """Scalars per step to `log_dir` (TensorBoard) and `log_dir/metrics.jsonl`."""

@@ -41,10 +41,6 @@ from optiml_jax.trainer import (TrainState, init_train_state, jit_train_step, ma
 
 log = logging.getLogger("optiml_jax.train")
 
-# Dense bf16 peak FLOP/s per chip, by substring of `device_kind` (for the MFU estimate).
-PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "TPU v4": 275e12,
-              "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12, "TPU v6": 918e12}
-
 
 # --- configuration dataclasses (t5x field names) ------------------------------------------------
 
@@ -111,11 +107,6 @@ class _Preemption:
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def _peak_flops() -> float | None:
-    kind = jax.devices()[0].device_kind.lower()
-    return next((flops for name, flops in PEAK_FLOPS.items() if name.lower() in kind), None)
 
 
 def _check_batch_size(cfg: DatasetConfig, partitioner: Partitioner, num_microbatches: int):
@@ -231,7 +222,7 @@ def train(*,
                                      truncate_after_step=start_step)
     dropout_rng = jax.random.key_data(jax.random.key(random_seed))
     flops_per_token = config.flops_per_token(cfg.sequence_length)
-    peak = _peak_flops()
+    peak = summaries.peak_flops(jax.devices()[0])
     log.info("training steps %d → %d on mesh %s", start_step, total_steps,
              dict(partitioner.mesh.shape))
 

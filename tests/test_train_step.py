@@ -1,7 +1,6 @@
 """The jitted train step: microbatching and sharding do not change what is computed."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest

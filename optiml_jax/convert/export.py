@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from optiml_jax.checkpoints import (config_dir, is_scanned, load_config, read_leaves,
-                                    resolve_step_dir, stored_param_shapes)
+from optiml_jax.checkpoints import (check_stored_params, config_dir, is_scanned, load_config,
+                                    read_leaves, resolve_step_dir, stored_param_shapes)
 from optiml_jax.convert.hf import ConversionError, LeafGroup, TensorMapping, leaf_groups
 from optiml_jax.convert.report import ConversionSummary, progress_bar
 from optiml_jax.convert.sources import copy_tokenizer_files, numpy_dtype
@@ -37,22 +37,6 @@ def parse_size(size: int | str) -> int:
         raise ConversionError(f"max_shard_size={size!r}; write e.g. 5GB, 500MB or 2GiB.")
     unit = match.group(2).upper() if match.group(2) else None
     return int(float(match.group(1)) * _UNITS[unit])
-
-
-def _check_stored(directory: Path, stored: dict, groups: list[LeafGroup]) -> None:
-    expected = {}
-    for group in groups:
-        shape = group.mappings[0].flax_shape
-        expected[group.flax_path] = (len(group.mappings), *shape) if group.stacked else shape
-    missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
-    unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())
-    if missing or unexpected:
-        raise ConversionError(f"{directory}: params do not match its config.json (missing "
-                              f"{missing[:5]}, unexpected {unexpected[:5]}).")
-    for path, shape in expected.items():
-        if stored[path][0] != shape:
-            raise ConversionError(f"{directory}: param {'/'.join(path)} has shape "
-                                  f"{stored[path][0]}, its config.json expects {shape}.")
 
 
 def _plan_shards(groups: list[LeafGroup], itemsize: int, max_bytes: int
@@ -82,7 +66,7 @@ def export_hf(src: str | Path, dest: str | Path, *, dtype: str | None = None,
     config = load_config(directory)
     stored = stored_param_shapes(directory)
     groups = leaf_groups(config, is_scanned(stored))
-    _check_stored(directory, stored, groups)
+    check_stored_params(directory, stored, config)
     if dtype is None:
         stored_dtypes = {np.dtype(d).name for _, d in stored.values()}
         if len(stored_dtypes) != 1:
