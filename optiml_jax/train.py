@@ -32,6 +32,7 @@ import jax
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from optiml_jax import checkpoints, optimizers, summaries
 from optiml_jax.models.decoder_only import DecoderOnlyModel
@@ -109,6 +110,14 @@ class _Preemption:
             signal.signal(sig, handler)
 
 
+def _any_process(flag: bool) -> bool:
+    """True on every process if it is True on any: all hosts must stop at the same step, or one
+    would wait in the checkpoint barrier while another waits in the next step's collectives."""
+    if jax.process_count() == 1:
+        return flag
+    return bool(multihost_utils.process_allgather(np.asarray(flag)).any())
+
+
 def _check_batch_size(cfg: DatasetConfig, partitioner: Partitioner, num_microbatches: int):
     data_parallel = partitioner.data_parallel_size
     if cfg.batch_size % (data_parallel * num_microbatches):
@@ -116,19 +125,33 @@ def _check_batch_size(cfg: DatasetConfig, partitioner: Partitioner, num_microbat
             f"batch_size={cfg.batch_size} is not divisible by the data-parallel size "
             f"({data_parallel} = mesh axes {partitioner.batch_axes}) x num_microbatches "
             f"({num_microbatches}); every device needs the same number of rows per microbatch.")
-    if cfg.batch_size % jax.process_count():
-        raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the number of "
-                         f"processes ({jax.process_count()}).")
 
 
-def _open_stream(cfg: DatasetConfig, state: dict | None):
-    """The packed OPT-IML batch stream, positioned at `state` (this process's rows)."""
+def process_rows(partitioner: Partitioner, batch_size: int, length: int) -> tuple[int, int]:
+    """`(shard_index, num_shards)`: which block of global-batch rows this process feeds.
+
+    The block comes from the devices this process holds under the batch sharding, so processes
+    that are replicas of one another (tensor parallelism across hosts) feed the same rows.
+    """
+    index_map = partitioner.batch_sharding().addressable_devices_indices_map((batch_size, length))
+    rows = sorted({(index[0].start or 0, index[0].stop or batch_size)
+                   for index in index_map.values()})
+    start, stop = rows[0][0], rows[-1][1]
+    covered = sorted({r for a, b in rows for r in range(a, b)})
+    block = stop - start
+    if covered != list(range(start, stop)) or batch_size % block or start % block:
+        raise ValueError(f"This process's devices hold batch rows {rows}, not one aligned block; "
+                         f"order the mesh so each process's devices hold contiguous rows.")
+    return start // block, batch_size // block
+
+
+def _open_stream(cfg: DatasetConfig, state: dict | None, shard: tuple[int, int]):
+    """The packed OPT-IML batch stream, positioned at `state`, yielding `shard`'s rows."""
     from optiml_jax.data.pipeline import PackedBatchStream
 
     return PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
                              sequence_length=cfg.sequence_length, seed=cfg.seed,
-                             shard_index=jax.process_index(), num_shards=jax.process_count(),
-                             state=state)
+                             shard_index=shard[0], num_shards=shard[1], state=state)
 
 
 def _check_mixture(name: str) -> None:
@@ -143,9 +166,12 @@ def _check_mixture(name: str) -> None:
     registry.get_mixture(name)  # raises on unknown names, naming close matches
 
 
-def _global_batch(local: Mapping[str, np.ndarray], partitioner: Partitioner) -> dict:
+def _global_batch(local: Mapping[str, np.ndarray], partitioner: Partitioner,
+                  cfg: DatasetConfig) -> dict:
     sharding = partitioner.batch_sharding()
-    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
+    shape = (cfg.batch_size, cfg.sequence_length)
+    return {k: jax.make_array_from_process_local_data(sharding, v, global_shape=shape)
+            for k, v in local.items()}
 
 
 def train(*,
@@ -217,7 +243,11 @@ def train(*,
         checkpoints.save_config(model_dir, config)
         if gin_config is not None:
             (model_dir / "config.gin").write_text(gin_config)
-    stream = _open_stream(cfg, stream_state)
+    if stream_state is not None and stream_state["step"] != start_step:
+        raise ValueError(f"Checkpoint {start_step} holds the data stream of step "
+                         f"{stream_state['step']}; the checkpoint is inconsistent.")
+    stream = _open_stream(cfg, stream_state,
+                          process_rows(partitioner, cfg.batch_size, cfg.sequence_length))
     writer = summaries.MetricsWriter(model_dir / "train", enabled=is_primary,
                                      truncate_after_step=start_step)
     dropout_rng = jax.random.key_data(jax.random.key(random_seed))
@@ -234,14 +264,15 @@ def train(*,
     bar = summaries.ProgressBar(start_step, total_steps, enabled=progress_bar and is_primary)
     step = start_step
     with _Preemption() as preemption, partitioner.activate():
-        batch = _global_batch(next(stream), partitioner)
+        batch = _global_batch(next(stream), partitioner, cfg)
         tic = time.perf_counter()
         while step < total_steps:
             state, metrics = step_fn(state, batch, dropout_rng)
             step += 1
             stream_position = stream.state()  # = after `step` batches, matching `state`
             # Read the next batch while the device works on this step.
-            batch = _global_batch(next(stream), partitioner) if step < total_steps else None
+            batch = (_global_batch(next(stream), partitioner, cfg) if step < total_steps
+                     else None)
             metrics = jax.device_get(metrics)
             if not math.isfinite(float(metrics["loss"])):
                 manager.wait_until_finished()
@@ -262,11 +293,12 @@ def train(*,
                                     for k, v in train_eval_fn(state.params, step).items()})
             if step % checkpoint_cfg.save.period == 0 or step == total_steps:
                 save(step)
-            if preemption.signal is not None:
+            if _any_process(preemption.signal is not None):
                 if manager.latest_step() != step:
                     save(step, force=True)
                 manager.wait_until_finished()
-                log.warning("signal %d: saved step %d, exiting", preemption.signal, step)
+                log.warning("preemption (signal %s): saved step %d, exiting",
+                            preemption.signal or "on another process", step)
                 break
     manager.wait_until_finished()
     manager.close()

@@ -1,7 +1,8 @@
 """The OPT tokenizer (GPT-2 byte-level BPE in fairseq order) as a `seqio.Vocabulary`.
 
 Ids are exactly those of Hugging Face `GPT2Tokenizer`/`GPT2TokenizerFast` for OPT called with
-`add_special_tokens=False`: `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, 50,265 entries (the model's
+`add_special_tokens=False` on text without special-token strings (HF maps a literal "</s>" in the
+text to id 2; here it stays text): `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, 50,265 entries (the model's
 embedding has 50,272 rows). SeqIO and t5x treat id 0 as padding; OPT text never produces `<s>`
 because special-token strings are not split out of text here (literal "</s>" in text is encoded as
 its characters), so 0 only ever means padding. (A `tokenizer.json` is used as it is: its added

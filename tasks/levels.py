@@ -52,10 +52,12 @@ _CIVIL_COMMENTS = tuple(
     for i, kind in enumerate(["toxicity", "obscenity", "threat", "sexuallyexplicit", "insult", "severtoxicity"])
 )
 _WSC_SOURCES = ("winograd_wsc", "wsc_fiexed", "enhanced_wsc", "wsc; enhanced_wsc", "mwsc")
+# WinoMT's sentences are WinoBias's and WinoGender's.
+_WINOBIAS_SOURCES = ("wino_bias", "winomt")
 
 DEV_SPLIT = (
-    EvaluationTask("dev", "Winobias", "promptsource", "Stereotype Detection", FULLY_HELD_OUT, ROUGE_L, ("wino_bias",), "Table 15"),
-    EvaluationTask("dev", "Winobias", "superni", "Stereotype Detection", FULLY_HELD_OUT, ROUGE_L, ("wino_bias",), "Table 15",
+    EvaluationTask("dev", "Winobias", "promptsource", "Stereotype Detection", FULLY_HELD_OUT, ROUGE_L, _WINOBIAS_SOURCES, "Table 15"),
+    EvaluationTask("dev", "Winobias", "superni", "Stereotype Detection", FULLY_HELD_OUT, ROUGE_L, _WINOBIAS_SOURCES, "Table 15",
                    ("task1664_winobias_text_generation",)),
     EvaluationTask("dev", "Bard Analogical Reasoning", "superni", "Word Analogy", FULLY_HELD_OUT, ROUGE_L, ("bard",), "Table 15",
                    _bard("causation", "affordance", "travel", "trash_or_treasure", "tools", "rooms_for_containers",
@@ -117,9 +119,9 @@ TEST_SPLIT = (
     *(_test("WSC", b, _COREF, FULLY_HELD_OUT, ACCURACY, _WSC_SOURCES, s) for b, s in (("flan", "§5.3"), ("promptsource", "§5.2"))),
     *(_test(name, "flan", _QA, PARTIALLY_HELD_OUT, ACCURACY, sources, "§5.3")
       for name, sources in (("BoolQ", ("boolq",)), ("OpenBookQA", ("openbookqa",)), ("ARC-Easy", ("arc",)), ("ARC-Challenge", ("arc",)))),
-    _test("StoryCloze", "promptsource", "Sentence Completion", FULLY_HELD_OUT, ACCURACY, (), "§5.2; category inferred"),
+    _test("StoryCloze", "promptsource", "Sentence Completion", FULLY_HELD_OUT, ACCURACY, ("roc_stories",), "§5.2; category inferred"),
     _test("WiC", "promptsource", "Word Sense Disambiguation", FULLY_HELD_OUT, ACCURACY, ("xl_wic",), "§5.2; category inferred"),
-    _test("WinoGender", "promptsource", NOT_STATED, PARTIALLY_HELD_OUT, ACCURACY, (), "§5.2: not from held-out clusters"),
+    _test("WinoGender", "promptsource", NOT_STATED, PARTIALLY_HELD_OUT, ACCURACY, ("winomt",), "§5.2: not from held-out clusters"),
     _test("Crows-Pairs", "promptsource", NOT_STATED, PARTIALLY_HELD_OUT, ACCURACY, ("crows_pairs",), "§5.2: not from held-out clusters"),
     _test("DART", "unifiedskg", "Data to Text", PARTIALLY_HELD_OUT, ROUGE_L, ("dart",), "§5.5; level inferred"),
     _test("MultiWoZ", "unifiedskg", "Dialogue State Tracking", PARTIALLY_HELD_OUT, ROUGE_L, ("multi_woz_v22",), "§5.5; level decided"),

@@ -39,6 +39,16 @@ NUM_TASKS = 1613
 EVALUATION_INSTANCES = 100  # SuperNI evaluates on each test task's first 100 instances.
 
 CATEGORY_OVERRIDES = {"task1664_winobias_text_generation": ("Stereotype Detection", "Table 15: Winobias is Stereotype Detection")}
+# Task files whose `Source` names another dataset than the one their instances come from; the
+# data-source rule (§2.3) must see the real one.
+SOURCE_OVERRIDES = {
+    "task105_story_cloze-rocstories_sentence_generation": (
+        "roc_stories", "Source says 'pib'; its instances are Story Cloze / ROCStories stories"),
+    "task974_prachathai67k_sentiment_classification": (
+        "prachathai67k", "Source says 'sherliic'; its instances are prachathai67k news"),
+    "task975_prachathai67k_same_genre_classification": (
+        "prachathai67k", "Source says 'sherliic'; its instances are prachathai67k news"),
+}
 _MMLU = ("Question Answering", "measuring_massive_multitask_language_understanding")
 MANUAL_METADATA = {
     # Absent locally and missing from FLAN's collection info (FLAN drops MMLU-derived tasks); every
@@ -129,6 +139,7 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     if unknown:
         raise ValueError(f"Table 15 SuperNI tasks missing from the official split lists: {unknown}")
     metadata = {task: _category_and_source(task, tasks_dir, flan) for task in sorted(official)}
+    metadata.update({task: (metadata[task][0], source) for task, (source, _) in SOURCE_OVERRIDES.items()})
     categories = {task: CATEGORY_OVERRIDES.get(task, (category,))[0] for task, (category, _) in metadata.items()}
     # SuperNI's own test tasks hold their sources out of training too (footnote 4).
     eval_sources = _held_out_sources()
@@ -139,8 +150,9 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     for task in sorted(official):
         original_category, source = metadata[task]
         split, level, reason = _assign(task, official[task], categories[task], source, dev, eval_sources)
-        if task in CATEGORY_OVERRIDES:
-            reason += f"; {CATEGORY_OVERRIDES[task][1]}"
+        for overrides in (CATEGORY_OVERRIDES, SOURCE_OVERRIDES):
+            if task in overrides:
+                reason += f"; {overrides[task][1]}"
         if flan_name(task) not in counts:
             raise ValueError(f"SuperNI task {task}: no number_examples in the FLAN NIv2 metadata")
         entries.append(

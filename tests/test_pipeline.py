@@ -105,3 +105,28 @@ def test_shards_split_the_global_batch(cache_dir):
         np.testing.assert_array_equal(np.concatenate([h[key] for h in halves]), whole[key])
     with pytest.raises(ValueError, match="not divisible"):
         _stream(cache_dir, num_shards=3)
+
+
+def test_restore_refuses_a_state_whose_data_files_changed(tmp_path):
+    """Files added, removed or replaced since the state was saved would silently change the data."""
+    from data_fixtures import write_superni_task
+
+    names = []
+    for i in range(2):
+        path = write_superni_task(tmp_path, f"task{9900 + i}_fingerprint_fixture",
+                                  [(f"question {j} of {i}", [f"answer {j}"]) for j in range(20)])
+        name = f"fixture:fingerprint_{i}"
+        registry.add_task(registry.TaskSpec(name=name, source_name=f"task{9900 + i}", benchmark="fixture",
+                                            category="Question Answering", split="train", level="",
+                                            reader="superni", path=path, num_examples=20))
+        names.append((name, path))
+    registry.add_mixture(registry.MixtureSpec("fixture_fingerprint", tuple((n, 0.5) for n, _ in names)))
+    settings = dict(batch_size=2, sequence_length=256, cache_dir=str(tmp_path / "cache"))
+    stream = PackedBatchStream("fixture_fingerprint", **settings)
+    next(stream)
+    state = stream.state()
+    PackedBatchStream("fixture_fingerprint", state=state, **settings)  # unchanged: restores
+    with open(names[1][1], "a", encoding="utf-8") as f:
+        f.write(" ")  # the file changed on disk
+    with pytest.raises(ValueError, match="data files changed since it was saved"):
+        PackedBatchStream("fixture_fingerprint", state=state, **settings)

@@ -102,7 +102,7 @@ def test_stats_command_prints_counts_rates_and_plots(tmp_path):
     result = subprocess.run([sys.executable, "-m", "optiml_jax.tasks", "stats", "--top", "3", "--plot", str(plot)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    for expected in ("Catalog: tasks per benchmark, OPT-IML split and level", "superni       train                   -   1347", "Rate per category",
+    for expected in ("Catalog: tasks per benchmark, OPT-IML split and level", "superni       train                   -   1337", "Rate per category",
                      "Catalog tasks without local data (left out of every mixture): superni: 1351 of 1613",
                      "renormalised away", "Top 3 tasks by rate"):
         assert expected in result.stdout, expected

@@ -68,3 +68,24 @@ def test_seqio_iterator_is_saveable(tmp_path):
     expected = next(iterator)
     checkpoint.restore(path)
     assert next(iterator)["inputs"].numpy().tolist() == expected["inputs"].numpy().tolist()
+
+
+def test_over_long_inputs_keep_their_end_in_seqio():
+    """An example whose source exceeds the `inputs` budget loses its beginning, not its end."""
+    real_data_dir()
+    name = "superni:task743_eurlex_summarization"
+    task = seqio.get_mixture_or_task(name)
+    full = task.get_dataset({"inputs": 100_000, "targets": 100_000}, split="train", shuffle=False,
+                            use_cached=False)
+    lengths = {"inputs": 1536, "targets": 512}
+    trimmed = task.get_dataset(lengths, split="train", shuffle=False, use_cached=False)
+    checked = 0
+    for whole, cut in zip(full.as_numpy_iterator(), trimmed.as_numpy_iterator()):
+        if len(whole["inputs"]) > lengths["inputs"]:
+            assert cut["inputs"].tolist() == whole["inputs"][-lengths["inputs"]:].tolist()
+            assert default_vocabulary().decode(cut["inputs"][-3:].tolist()) == \
+                default_vocabulary().decode(whole["inputs"][-3:].tolist())
+            checked += 1
+        else:
+            assert cut["inputs"].tolist() == whole["inputs"].tolist()
+    assert checked >= 1, "the local task743 file should hold at least one over-long source"

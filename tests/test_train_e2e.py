@@ -99,7 +99,7 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     assert process.returncode == 0, stderr[-2000:]
     saved = int(checkpoints.resolve_step_dir(model_dir).name[11:])
     assert 3 <= saved < 200
-    assert f"signal {int(signal.SIGTERM)}: saved step {saved}, exiting" in stderr
+    assert f"preemption (signal {int(signal.SIGTERM)}): saved step {saved}, exiting" in stderr
 
 
 def test_two_processes_match_one(tmp_path):

@@ -31,6 +31,9 @@ Counts of truncated examples and of skipped input (per task) are in `report()`.
 from __future__ import annotations
 
 import collections
+import hashlib
+import os
+import warnings
 
 import numpy as np
 
@@ -69,6 +72,7 @@ class PackedBatchStream:
         if lookahead < 1:
             raise ValueError(f"PackedBatchStream: lookahead must be at least 1, got {lookahead}.")
         mixture = registry.get_mixture(mixture_name)
+        self._rates = mixture.rates
         self._specs = [registry.get_task(name) for name, _ in mixture.rates]
         absent = [spec.name for spec in self._specs if spec.path is None]
         if absent:
@@ -143,11 +147,25 @@ class PackedBatchStream:
         self._step += 1
         return pack_rows(rows[self._rows], self.sequence_length)
 
+    def _fingerprint(self) -> str:
+        """What the stream reads: tasks, rates and their data files' sizes.
+
+        A restore with another fingerprint would silently continue on different data (files
+        added, removed or replaced since the state was saved), so it is refused.
+        """
+        digest = hashlib.sha256()
+        for spec, (_, rate) in zip(self._specs, self._rates):
+            size = os.path.getsize(spec.path) if spec.path else -1
+            digest.update(f"{spec.name}\t{rate!r}\t{size}\n".encode())
+        return digest.hexdigest()[:16]
+
     def state(self) -> dict:
         """Everything needed to continue exactly here (JSON-serialisable, ~lookahead integers)."""
         return {
             "format": _STATE_FORMAT,
             "mixture": self.mixture_name,
+            "fingerprint": self._fingerprint(),
+            "numpy": np.__version__,  # sampling uses numpy's permutations
             "seed": self.seed,
             "batch_size": self.batch_size,
             "sequence_length": self.sequence_length,
@@ -158,10 +176,17 @@ class PackedBatchStream:
         }
 
     def restore(self, state: dict) -> None:
-        expected = {k: v for k, v in self.state().items() if k not in ("step", "next_position", "pool")}
+        position = ("step", "next_position", "pool", "numpy")
+        expected = {k: v for k, v in self.state().items() if k not in position}
         mismatched = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
         if mismatched:
-            raise ValueError(f"PackedBatchStream.restore: state was saved with different settings (saved, now): {mismatched}")
+            why = (" (the mixture's tasks, rates or data files changed since it was saved)"
+                   if "fingerprint" in mismatched else "")
+            raise ValueError(f"PackedBatchStream.restore: state was saved with different settings{why} (saved, now): {mismatched}")
+        if state.get("numpy") != np.__version__:
+            warnings.warn(f"PackedBatchStream.restore: state saved with numpy {state.get('numpy')}, running {np.__version__}; "
+                          f"numpy does not promise identical random permutations across versions, so the resumed "
+                          f"stream may differ from an uninterrupted run.", stacklevel=2)
         self._step = int(state["step"])
         self._next_position = int(state["next_position"])
         self._ready.clear()

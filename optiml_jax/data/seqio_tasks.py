@@ -6,7 +6,9 @@ so the tf.data iterator stays saveable. Features:
 - `inputs`: ids(source); `targets`: ids(" " + target) + EOS (via `append_eos_after_trim`);
 - `inputs_pretokenized`, `targets_pretokenized`: the text; `references`: every reference output.
 Feed them to t5x's `DecoderOnlyModel` with `seqio.DecoderFeatureConverter(bos_id=2)` (PrefixLM):
-the result equals our packed rows, example by example.
+the result equals our packed rows, example by example. Over-long sources are left-truncated, as
+OPT-IML does, to the `inputs` length (the packed stream truncates against the whole row, t5x
+budgets `inputs` and `targets` separately).
 
 Mixtures get numeric rates only (no callables: SeqIO recomputes callable rates O(N²)). Task
 shuffle buffers are small (128): thousands of per-task buffers of long examples would not fit in
@@ -47,6 +49,22 @@ def task_dataset(task_name: str, split: str, shuffle_files: bool = False, seed: 
     )
 
 
+def left_truncate_inputs(dataset: tf.data.Dataset,
+                         sequence_length: dict[str, int] | None = None) -> tf.data.Dataset:
+    """Keeps the end of over-long `inputs`: the instance and the output delimiter survive.
+
+    SeqIO's own trimming keeps the beginning, which would cut the delimiter off long prompts.
+    """
+    limit = (sequence_length or {}).get("inputs")
+    if limit is None:
+        return dataset
+
+    def trim(example):
+        return {**example, "inputs": example["inputs"][-limit:]}
+
+    return dataset.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def _output_features() -> dict[str, seqio.Feature]:
     vocabulary = default_vocabulary()
     return {
@@ -71,7 +89,7 @@ def register_in_seqio(task_names: list[str], mixture_names: list[str]) -> None:
                 num_input_examples={spec.split: spec.num_examples},
             ),
             output_features=output_features,
-            preprocessors=[seqio.preprocessors.append_eos_after_trim],
+            preprocessors=[left_truncate_inputs, seqio.preprocessors.append_eos_after_trim],
             shuffle_buffer_size=SHUFFLE_BUFFER_SIZE,
         )
     existing_mixtures = set(seqio.MixtureRegistry.names())
