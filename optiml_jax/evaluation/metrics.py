@@ -74,8 +74,8 @@ def rouge_l(prediction: str, references: Sequence[str]) -> float:
     """The best ROUGE-L F-measure of the prediction against any reference (in [0, 1])."""
     _check_references(references)
     scorer = _scorer()
-    return max(scorer.score(target=reference, prediction=prediction)["rougeL"].fmeasure
-               for reference in references)
+    return float(max(scorer.score(target=reference, prediction=prediction)["rougeL"].fmeasure
+                     for reference in references))
 
 
 def _check_references(references: Sequence[str]) -> None:
