@@ -90,8 +90,8 @@ def _coverage(split: str, present: Sequence[TaskSpec], absent: Sequence[TaskSpec
             "skipped": dict(sorted(skipped.items()))}
 
 
-def evaluate_checkpoints(checkpoint_dirs: Sequence[str | Path], *, split: str, shots: Sequence[int], out_dir: str | Path,
-                         max_examples_per_task: int | None = None, task_pattern: str | None = None,
+def evaluate_checkpoints(checkpoint_dirs: Sequence[str | Path], *, split: str, shots: Sequence[int],
+                         out_dir: str | Path, max_examples_per_task: int | None = None, task_pattern: str | None = None,
                          all_steps: bool = False, batch_size: int = 32,
                          max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, dtype: str = "float32",
                          mesh_shape: Mapping[str, int] | None = None, normalize_by_target_length: bool = False,
@@ -139,12 +139,12 @@ def evaluate_checkpoints(checkpoint_dirs: Sequence[str | Path], *, split: str, s
                        progress=progress and jax.process_index() == 0)
         del params
 
-    checkpoint_paths = [path for path, _ in targets]
-    results = store.results(checkpoint_paths, [spec.name for spec in present])
+    results = store.results([path for path, _ in targets], [spec.name for spec in present])
     records = aggregate(results)
+    last_checkpoint = [r for r in results if r.checkpoint == targets[-1][0]]
     content = {"split": split, "shots": shots, "settings": settings,
                "checkpoints": [{"checkpoint": path, "step": step} for path, step in targets],
-               "coverage": _coverage(split, present, absent, results),
+               "coverage": _coverage(split, present, absent, last_checkpoint),
                "tasks": [r.to_json() for r in results], "scores": records}
     store.write_results_json(content)
     if jax.process_index() == 0:
@@ -188,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="rank classification: divide each option's log-likelihood by its token count")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs every read at INFO.
     try:
         content = evaluate_checkpoints(
             args.checkpoint, split=args.split, shots=args.shots, out_dir=args.out,

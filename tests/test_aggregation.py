@@ -53,7 +53,8 @@ def test_zero_shot_cells_follow_the_paper_order():
     copa = _find(records, "evaluation_task", 0, task="COPA")
     assert copa["score"] == pytest.approx((60 + 80 + 40) / 3) and copa["metric"] == "mixed" and copa["n"] == 300
     assert copa["benchmark"] == "all"
-    assert _find(records, "category", 0, level=FH, category="Cause Effect Classification")["score"] == 45  # (60 + 30) / 2
+    cause_effect = _find(records, "category", 0, level=FH, category="Cause Effect Classification")
+    assert cause_effect["score"] == 45  # COPA 60, Cause-Effect 30
     assert _find(records, "level", 0, level=FH)["score"] == 30  # (15 + 45) / 2
     assert _find(records, "level", 0, level=PS)["score"] == 29  # MMLU 40, Summarization 18
     assert _find(records, "level", 0, level=FS)["score"] == 86

@@ -95,3 +95,27 @@ def test_rows_that_do_not_fit_are_refused(hf_and_params):
 def test_batch_size_rounds_up_to_the_data_parallel_size():
     engine = InferenceEngine(DecoderOnlyModel(OPT(CONFIG)), Partitioner(MESH), batch_size=3, max_new_tokens=8)
     assert engine.batch_size == 4  # data × fsdp = 4 devices each get a row
+
+
+def test_option_scores_equal_hf_and_row_scores(hf_and_params):
+    hf_model, params, partitioner = hf_and_params
+    engine = _engine(partitioner, max_new_tokens=10)
+    rng = np.random.RandomState(2)
+    # 5 examples (two batches of 4) with 1 to 4 options of 1 to 9 tokens; prompts of 0 to 40 tokens.
+    examples = [(random_tokens(rng, (n,), CONFIG.vocab_size).tolist(),
+                 [random_tokens(rng, (m,), CONFIG.vocab_size).tolist() for m in lengths])
+                for n, lengths in ((12, (1, 3)), (40, (2, 2, 5, 1)), (0, (4,)), (7, (9, 2, 3)), (25, (6, 6)))]
+    scores = engine.score_options(params, examples)
+    rows = [(prompt, option) for prompt, options in examples for option in options]
+    flat = np.concatenate(scores)
+    np.testing.assert_allclose(flat, engine.score(params, rows), rtol=1e-5, atol=1e-4)
+    expected = []
+    for inputs, targets in rows:
+        tokens = [2, *inputs, *targets]
+        with torch.no_grad():
+            log_probs = torch.log_softmax(hf_model(torch.as_tensor([tokens])).logits[0].double(), -1)
+        expected.append(sum(float(log_probs[p - 1, tokens[p]]) for p in range(1 + len(inputs), len(tokens))))
+    np.testing.assert_allclose(flat, expected, rtol=1e-5, atol=1e-4)
+    assert [len(s) for s in scores] == [2, 4, 1, 3, 2]
+    with pytest.raises(ValueError, match="example 0 needs 70 positions"):
+        engine.score_options(params, [([5] * 60, [[6] * 10])])

@@ -1,8 +1,14 @@
 """Batched scoring and greedy generation for evaluation: bucketed lengths, sharded on the mesh.
 
-`InferenceEngine` turns lists of token-id rows into the model's two evaluation passes:
+`InferenceEngine` turns lists of token ids into the model's evaluation passes:
 - `score(params, rows)`: for `(input ids, target ids)` rows, the sum of the target tokens'
-  log-likelihoods given the inputs (`DecoderOnlyModel.score_batch`, rank classification);
+  log-likelihoods given the inputs (`DecoderOnlyModel.score_batch`, t5x's scoring; SeqIO's
+  `score_fn` uses it);
+- `score_options(params, examples)`: the same sums for every answer option of an example, with
+  the prompt run once: it fills the KV cache (`DecoderOnlyModel`'s prefill), each option row
+  starts from a copy of its example's cache and teacher-forces its tokens one step at a time, so
+  K options cost one prompt pass plus K short continuations instead of K full rows, and the
+  vocabulary projection runs only where a target token is scored (rank classification);
 - `generate(params, prompts)`: greedy continuations with the KV cache until EOS or
   `max_new_tokens` new tokens (`DecoderOnlyModel.predict_batch_with_aux`), EOS removed.
 
@@ -18,17 +24,21 @@ bucket (jit caches one executable per shape). Batches are split over the mesh's 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
+import jax.numpy as jnp
 from jax.experimental import multihost_utils
 
+from optiml_jax import decoding
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.partitioning import Partitioner
 
 DEFAULT_LENGTH_BUCKETS = (128, 256, 384, 512, 768, 1024, 1536, 2048)
 DEFAULT_MAX_NEW_TOKENS = 256  # SuperNI / OPT-IML generation limit (Table 12).
+TARGET_BUCKETS = (4, 8, 16, 32, 64, 128, 256)  # Option lengths (tokens), for `score_options`.
 
 
 class InferenceEngine:
@@ -49,6 +59,7 @@ class InferenceEngine:
         self.batch_size = -(-batch_size // data_parallel) * data_parallel  # Every device gets rows.
         self.length_buckets = tuple(sorted({min(b, self.max_length) for b in length_buckets} | {self.max_length}))
         self._score = jax.jit(model.score_batch)
+        self._score_options = jax.jit(functools.partial(_score_options, model))
         decoder_params = {"max_decode_steps": max_new_tokens, "eos_id": self.eos_id}
         self._predict = jax.jit(lambda params, batch: model.predict_batch(params, batch, decoder_params=decoder_params))
 
@@ -88,6 +99,39 @@ class InferenceEngine:
 
         lengths = [len(inputs) + len(targets) for inputs, targets in rows]
         return np.asarray(self._run(self._score, params, rows, lengths, fill), np.float64)
+
+    def score_options(self, params: Any, examples: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]
+                      ) -> list[np.ndarray]:
+        """For `(prompt ids, [target ids of each option])` examples, each option's summed
+        log-likelihood after the prompt (one array per example); see the module docstring."""
+        lengths = []
+        for position, (prompt, options) in enumerate(examples):
+            if not options or not all(options):
+                raise ValueError(f"score_options: example {position} has an option without target tokens "
+                                 f"(or no option).")
+            lengths.append(len(prompt) + max(len(option) for option in options))
+            if lengths[-1] > self.max_length:
+                raise ValueError(f"score_options: example {position} needs {lengths[-1]} positions; the model "
+                                 f"takes {self.max_length} (truncate the prompt first).")
+
+        def fill(chunk, length):
+            num_options = max(len(options) for _, options in chunk)
+            longest = max(len(option) for _, options in chunk for option in options)
+            steps = next((b for b in TARGET_BUCKETS if b >= longest), longest)
+            longest_prompt = max(len(prompt) for prompt, _ in chunk)
+            steps = steps if longest_prompt + steps <= length else longest  # The cache holds prompt + steps.
+            batch = {"decoder_input_tokens": np.zeros((self.batch_size, length), np.int32),
+                     "decoder_causal_attention": np.zeros((self.batch_size, length), np.int32),
+                     "targets": np.zeros((self.batch_size, num_options, steps), np.int32)}
+            for row, (prompt, options) in enumerate(chunk):
+                batch["decoder_input_tokens"][row, :len(prompt) + 1] = [self.bos_id, *prompt]
+                batch["decoder_causal_attention"][row, :len(prompt) + 1] = 1
+                for k, option in enumerate(options):
+                    batch["targets"][row, k, :len(option)] = option
+            return batch
+
+        results = self._run(self._score_options, params, examples, lengths, fill)
+        return [np.asarray(scores[:len(options)], np.float64) for scores, (_, options) in zip(results, examples)]
 
     def generate(self, params: Any, prompts: Sequence[Sequence[int]]) -> list[list[int]]:
         """Greedy continuation ids of each prompt, ending before EOS (at most `max_new_tokens`)."""
@@ -134,12 +178,40 @@ class InferenceEngine:
         return results
 
     def _call(self, fn: Callable, params: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
-        sharding = self.partitioner.batch_sharding()
         # Every process holds the whole batch and hands over the shards its devices own.
-        arrays = {k: jax.make_array_from_callback(v.shape, sharding, lambda index, v=v: v[index])
+        arrays = {k: jax.make_array_from_callback(v.shape, self.partitioner.batch_sharding(v.ndim),
+                                                  lambda index, v=v: v[index])
                   for k, v in batch.items()}
         with self.partitioner.activate():
             output = fn(params, arrays)
         if jax.process_count() > 1:
             return np.asarray(multihost_utils.process_allgather(output, tiled=True))
         return np.asarray(output)
+
+
+def _score_options(model: DecoderOnlyModel, params: Any, batch: dict[str, jax.Array]) -> jax.Array:
+    """Summed target log-likelihood of every option `[examples, options]` (0 padding = no token).
+
+    The prefill caches BOS + prompt except its last token (t5x's convention); then step j feeds
+    the last prompt token (j = 0) or option token j - 1 and scores option token j.
+    """
+    inputs, targets = batch["decoder_input_tokens"], batch["targets"]  # [B, L], [B, K, T]
+    num_options = targets.shape[1]
+    cache, prompt_lengths = model._compute_kv_cache(params, inputs, batch["decoder_causal_attention"])
+    axis = 1 if model.module.scan_layers else 0  # The cache's batch axis.
+    cache = jax.tree.map(lambda x: decoding.expand_batch(x, num_options, axis=axis), cache)
+    last_prompt_token = jnp.take_along_axis(inputs, prompt_lengths[:, None], axis=1)  # [B, 1]
+    targets = targets.reshape(-1, targets.shape[-1])  # [B*K, T], example-major
+    fed = jnp.concatenate([decoding.expand_batch(last_prompt_token, num_options), targets[:, :-1]], axis=1)
+
+    def step(cache, tokens):
+        fed_token, target = tokens  # [B*K] each
+        logits, variables = model.module.apply(
+            {"params": params, "cache": cache}, fed_token[:, None], fed_token[:, None], enable_dropout=False,
+            decode=True, mutable=["cache"])
+        log_probs = jax.nn.log_softmax(logits[:, 0].astype(jnp.float32))
+        return variables["cache"], jnp.take_along_axis(log_probs, target[:, None], axis=1)[:, 0]
+
+    _, token_log_probs = jax.lax.scan(step, cache, (fed.T, targets.T))  # [T, B*K]
+    scores = jnp.sum(jnp.where(targets.T != 0, token_log_probs, 0.0), axis=0)
+    return scores.reshape(inputs.shape[0], num_options)

@@ -59,7 +59,7 @@ def _coverage_section(coverage: Mapping) -> str:
     evaluated = coverage["evaluated"]
     lines = ["## Coverage", ""]
     by_benchmark = collections.Counter(name.split(":")[0] for name in evaluated)
-    lines.append(f"- Evaluated: {len(evaluated)} task(s) ("
+    lines.append(f"- Evaluated: {len(evaluated)} task(s) at every shot count ("
                  + ", ".join(f"{b}: {n}" for b, n in sorted(by_benchmark.items())) + ").")
     absent = coverage["absent"]
     lines.append(f"- Catalogued but absent locally (not evaluated): {sum(len(v) for v in absent.values())} task(s)"
@@ -82,8 +82,9 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
     cells = _Cells(records, shots)
     shot_label = "/".join(str(k) for k in cells.shots) + "-shot"
     examples = settings.get("max_examples_per_task")
+    examples = "all evaluation instances" if examples is None else f"at most {examples}"
     out = [f"# OPT-IML evaluation: {split} split\n",
-           f"Shots {shot_label}; examples per task: {'all evaluation instances' if examples is None else f'at most {examples}'}; "
+           f"Shots: {', '.join(str(k) for k in cells.shots)}; examples per task: {examples}; "
            f"generation tasks report ROUGE-L (greedy, at most {settings['max_new_tokens']} new tokens), "
            f"classification tasks with options report rank-classification accuracy"
            f"{' (length-normalised)' if settings['normalize_by_target_length'] else ''}. "
@@ -121,7 +122,8 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
             rows.append([f"**{LEVEL_NAMES[level]}**", "", "", "", "", f"**{cells.cell(last, 'level', level=level)}**"])
     out.append(_table(["level", "category", "task", "benchmarks", "metric", shot_label], rows))
 
-    benchmarks = sorted({r["benchmark"] for r in records if r["checkpoint"] == last and r["scope"] == "benchmark_average"})
+    benchmarks = sorted({r["benchmark"] for r in records
+                         if r["checkpoint"] == last and r["scope"] == "benchmark_average"})
     rows = [[b, *(cells.cell(last, "benchmark_level", benchmark=b, level=level) for level in LEVELS),
              cells.cell(last, "benchmark_average", benchmark=b)] for b in benchmarks]
     out += ["## Per benchmark\n", _table(["benchmark", *(LEVEL_NAMES[level] for level in LEVELS), "Average"], rows)]

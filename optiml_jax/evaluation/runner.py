@@ -5,10 +5,11 @@ Each task goes the way its catalog metric says (`TaskSpec.metric`):
   ROUGE-L (`metrics.generation_metrics`); the paper reports ROUGE-L;
 - "accuracy": rank classification over each example's answer options: the examples go through
   the t5-compatible `rank_classification` preprocessor (one row per option: the prompt and
-  " " + option, the way training joins source and target), `InferenceEngine.score` gives each
-  row's summed log-likelihood, and the `rank_classification` postprocessor and metric pick the
-  best option per example (ties: the lowest option index; `normalize_by_target_length` divides by
-  the option's token count) — the same three functions SeqIO runs.
+  " " + option, the way training joins source and target), `InferenceEngine.score_options` gives
+  each option's summed log-likelihood (the prompt encoded once per example), and the
+  `rank_classification` postprocessor and metric pick the best option per example (ties: the
+  lowest option index; `normalize_by_target_length` divides by the option's token count) — the
+  same three functions SeqIO runs.
 
 Prompts longer than the model's context are left-truncated (as in training) and counted. Tasks
 are evaluated in waves that fill whole batches across task boundaries; each finished task is
@@ -18,6 +19,7 @@ handed to `on_result` at once, so a caller can save it and resume later.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from typing import Any, Callable, Iterable, Sequence
 
@@ -104,8 +106,8 @@ class _TaskWork:
     rendered: list[RenderedExample]
     skipped: dict[str, int]
     prompts: list[list[int]] = dataclasses.field(default_factory=list)  # Generation.
-    option_rows: list[dict] = dataclasses.field(default_factory=list)  # Rank classification.
-    score_rows: list[tuple[list[int], list[int]]] = dataclasses.field(default_factory=list)
+    option_rows: list[dict] = dataclasses.field(default_factory=list)  # Rank classification…
+    score_examples: list[tuple[list[int], list[list[int]]]] = dataclasses.field(default_factory=list)  # …per example.
 
     @property
     def method(self) -> str:
@@ -113,7 +115,7 @@ class _TaskWork:
 
     @property
     def num_rows(self) -> int:
-        return len(self.prompts) + len(self.score_rows)
+        return len(self.prompts) + len(self.score_examples)
 
 
 def _count(skipped: dict[str, int], reason: str, count: int) -> None:
@@ -142,15 +144,19 @@ def _prepare(spec: TaskSpec, engine: InferenceEngine, store: ExampleStore, max_e
     # target length (for length normalisation) from these features.
     inputs = vocabulary.encode_batch([row["inputs"].decode() for row in work.option_rows])
     targets = vocabulary.encode_batch([row["targets"].decode() for row in work.option_rows])
-    truncated = 0
     for row, source, target in zip(work.option_rows, inputs, targets):
         row["inputs"], row["targets"] = source, target + [engine.eos_id]
-        keep = engine.max_length - len(row["targets"])
+    truncated = 0
+    for _, group in itertools.groupby(work.option_rows, key=lambda row: int(row["idx"][0])):
+        group = list(group)  # One example's options, in option order; they share the prompt.
+        options = [row["targets"] for row in group]
+        keep = engine.max_length - max(len(option) for option in options)
         if keep <= 0:
-            raise ValueError(f"task {spec.name}: option {row['idx'].tolist()} alone has {len(row['targets'])} "
-                             f"tokens, more than the model's {engine.max_length} positions.")
-        truncated += len(source) > keep
-        work.score_rows.append((source[-keep:], row["targets"]))
+            raise ValueError(f"task {spec.name}: an option of example {int(group[0]['idx'][0])} alone has "
+                             f"{max(len(o) for o in options)} tokens, more than the model's "
+                             f"{engine.max_length} positions.")
+        truncated += len(group[0]["inputs"]) > keep
+        work.score_examples.append((group[0]["inputs"][-keep:], options))
     _count(work.skipped, TRUNCATED, truncated)
     return work
 
@@ -213,12 +219,14 @@ def evaluate_tasks(engine: InferenceEngine, params: Any, specs: Sequence[TaskSpe
     prepare = lambda spec: _prepare(spec, engine, store, max_examples_per_task)  # noqa: E731
     for wave in _waves(specs, prepare, WAVE_BATCHES * engine.batch_size):
         generated = engine.generate(params, [p for work in wave for p in work.prompts])
-        scores = engine.score(params, [row for work in wave for row in work.score_rows])
+        option_scores = engine.score_options(params, [example for work in wave for example in work.score_examples])
         for work in wave:
             if work.method == GENERATION:
                 outputs, generated = generated[:len(work.prompts)], generated[len(work.prompts):]
             else:
-                outputs, scores = scores[:len(work.score_rows)], scores[len(work.score_rows):]
+                count = len(work.score_examples)
+                outputs = [score for scores in option_scores[:count] for score in scores]  # Option rows' order.
+                option_scores = option_scores[count:]
             result, records = _finish(work, outputs, normalize_by_target_length)
             results.append(result)
             if on_result is not None:
