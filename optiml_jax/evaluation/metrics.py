@@ -35,7 +35,6 @@ import string
 from typing import Sequence
 
 import numpy as np
-from rouge_score import rouge_scorer
 
 EXACT_MATCH = "exact_match"
 ROUGE_L = "rouge_l"
@@ -59,7 +58,9 @@ def normalize_answer(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _scorer() -> rouge_scorer.RougeScorer:
+def _scorer():
+    from rouge_score import rouge_scorer  # Loads NLTK (~0.4 s); only scoring needs it.
+
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 

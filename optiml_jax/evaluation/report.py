@@ -164,11 +164,14 @@ def write_plots(out_dir: Path, *, shots: Sequence[int], checkpoints: Sequence[Ch
         figure, axes = plt.subplots(figsize=(max(6.0, 1.2 * len(keys)), 4.0))
         width = 0.8 / len(cells.shots)
         for offset, k in enumerate(cells.shots):
-            values = [(r["score"] if (r := cells.get(last, scope_of(key), k, **key)) else 0.0) for _, key in keys]
-            axes.bar([i + offset * width for i in range(len(keys))], values, width, label=f"{k}-shot")
+            found = [cells.get(last, scope_of(key), k, **key) for _, key in keys]  # None: not evaluated
+            drawn = axes.bar([i + offset * width for i in range(len(keys))], [r["score"] if r else 0.0 for r in found],
+                             width, label=f"{k}-shot")
+            axes.bar_label(drawn, labels=[f"{r['score']:.1f}" if r else "" for r in found], fontsize=7)
         axes.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], [text for text, _ in keys],
                         rotation=30, ha="right", fontsize=8)
         axes.set_ylabel("score (ROUGE-L or accuracy, %)")
+        axes.set_ylim(0, 100)
         axes.set_title(f"{title} ({label})")
         axes.legend()
         figure.tight_layout()
@@ -193,6 +196,7 @@ def write_plots(out_dir: Path, *, shots: Sequence[int], checkpoints: Sequence[Ch
             axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=text)
         axes.set_xlabel("training step")
         axes.set_ylabel("average score (%)")
+        axes.set_ylim(0, 100)
         axes.set_title("Average score vs training step")
         axes.legend()
         figure.tight_layout()
