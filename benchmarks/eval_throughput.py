@@ -16,7 +16,7 @@ sides' outputs are compared (generated ids; scores). The last line is one JSON o
 ratios (ours / HF, > 1 means faster).
 
     python benchmarks/eval_throughput.py [--config opt-125m] [--examples 32] [--batch_size 16] \\
-        [--max_new_tokens 32]
+        [--max_new_tokens 256]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import transformers
 from optiml_jax.convert.hf import params_from_hf_state_dict
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary
-from optiml_jax.evaluation.inference import InferenceEngine
+from optiml_jax.evaluation.inference import DEFAULT_MAX_NEW_TOKENS, InferenceEngine
 from optiml_jax.evaluation.runner import evaluation_tasks
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
@@ -114,7 +114,8 @@ def main() -> None:
     parser.add_argument("--config", default="opt-125m")
     parser.add_argument("--examples", type=int, default=32)
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--max_new_tokens", type=int, default=32)
+    parser.add_argument("--max_new_tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+                        help="new tokens per generation (default: the evaluator's 256)")
     parser.add_argument("--max_prompt_tokens", type=int, default=512, help="left-truncate prompts to this")
     args = parser.parse_args()
 
