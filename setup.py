@@ -33,6 +33,10 @@ setup(
         # The native trainer: gin configuration (t5x's conventions) and its progress bar.
         "gin-config>=0.5.0",
         "tqdm>=4.66",
+        # Evaluation: ROUGE-L exactly as SuperNI's official evaluation.py computes it.
+        "rouge-score>=0.1.2",
+        # t5-compatible rank-classification metric: F1 and AUC with a fixed number of classes.
+        "scikit-learn>=1.4",
     ],
     extras_require={
         "test": ["pytest>=8.0"],

@@ -15,6 +15,10 @@ import csv
 import dataclasses
 from typing import Callable
 
+ROUGE_L = "rouge_l"  # Generation, scored by Rouge-L F1 (and exact match).
+ACCURACY = "accuracy"  # Rank classification over the example's answer options.
+METRICS = (ROUGE_L, ACCURACY)
+
 FULLY_HELD_OUT = "fully_held_out"
 PARTIALLY_HELD_OUT = "partially_held_out"
 FULLY_SUPERVISED = "fully_supervised"
@@ -76,3 +80,6 @@ class BenchmarkCatalog:
     reader: str  # Key of optiml_jax.data.formats.READERS.
     data_file: Callable[[CatalogEntry], str | None]  # The entry's local file, None when absent.
     evaluation_instances: int | None  # Evaluate on the first N instances of a dev/test task.
+    # Metric of an evaluation task that no row of `levels` names (SuperNI's test tasks: Rouge-L,
+    # Table 12); a row's own metric wins.
+    evaluation_metric: str = ROUGE_L

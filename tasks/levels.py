@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT
+from optiml_jax.tasks.catalog import ACCURACY, FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT, ROUGE_L
 
-ROUGE_L = "rouge_l"
-ACCURACY = "accuracy"
 NOT_STATED = "not stated"
 
 
@@ -132,3 +130,11 @@ TEST_SPLIT = (
 )
 
 EVALUATION_TASKS = DEV_SPLIT + TEST_SPLIT
+
+_ROWS_BY_MEMBER = {(row.benchmark, member): row for row in EVALUATION_TASKS for member in row.superni_tasks}
+
+
+def evaluation_row(benchmark: str, task: str) -> EvaluationTask | None:
+    """The row a catalog task belongs to (e.g. `task1154_bard_…` → Bard Analogical Reasoning), if
+    any. Evaluation aggregates a row's member tasks into one task score (§4.1)."""
+    return _ROWS_BY_MEMBER.get((benchmark, task))

@@ -25,6 +25,7 @@ from optiml_jax.data import registry, seqio_tasks
 from optiml_jax.data.mixing import DEFAULT_EPS, PAPER_BENCHMARK_PROPORTIONS, MixingRates, compute_mixing_rates
 from optiml_jax.data.prompting import EVALUATION_SHOTS, PromptConfig
 from optiml_jax.tasks.catalog import LEVELS, BenchmarkCatalog, CatalogEntry
+from optiml_jax.tasks.levels import evaluation_row
 
 _EVAL_SPLIT_NAMES = {"dev": "validation", "test": "test"}
 
@@ -49,9 +50,13 @@ def _specs(catalog: BenchmarkCatalog, entry: CatalogEntry, path: str | None) -> 
                   reader=catalog.reader, path=path, num_examples=entry.num_examples)
     specs = [registry.TaskSpec(name=task_name(entry), split="train", level="", **common)]
     if entry.split in _EVAL_SPLIT_NAMES:
+        row = evaluation_row(entry.benchmark, entry.name)
+        evaluation = dict(metric=row.metric if row else catalog.evaluation_metric,
+                          evaluation_task=row.name if row else entry.name)
         specs += [
             registry.TaskSpec(name=task_name(entry, shots), split=_EVAL_SPLIT_NAMES[entry.split], level=entry.level,
-                              max_examples=catalog.evaluation_instances, prompt=PromptConfig(num_shots=shots), **common)
+                              max_examples=catalog.evaluation_instances, prompt=PromptConfig(num_shots=shots),
+                              **evaluation, **common)
             for shots in EVALUATION_SHOTS
         ]
     return specs

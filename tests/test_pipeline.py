@@ -40,8 +40,8 @@ def test_packed_batches_decode_back_to_the_original_examples(cache_dir):
     rendered = {}
     for name, _ in registry.get_mixture(MIXTURE).rates:
         reader = TaskReader(registry.get_task(name), store)
-        for source, target, _ in reader.render(range(len(reader))):
-            rendered[(source, target)] = name
+        for example in reader.render(range(len(reader))):
+            rendered[(example.source, example.target)] = name
     stream = _stream(cache_dir)
     matched = 0
     for _ in range(3):

@@ -4,9 +4,13 @@ import collections
 
 import pytest
 
+from data_fixtures import write_superni_task
+from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.examples import Demonstration, Example
 from optiml_jax.data.prompting import (DELIMITERS, DEMONSTRATION_SEPARATOR, MetaICL, PromptConfig, format_source,
                                        render_example, shortfall)
+from optiml_jax.data.registry import TaskSpec
+from optiml_jax.data.task_reader import TaskReader
 
 EXAMPLES = [Example(f"t-{i}", f"question {i}", (f"answer {i}", f"alt {i}")) for i in range(50)]
 DEMOS = (Demonstration("demo q1", "demo a1"), Demonstration("demo q2", "demo a2"))
@@ -60,3 +64,26 @@ def test_metaicl_demonstrations_are_other_examples_with_zipf_counts():
 def test_shots_and_metaicl_exclude_each_other():
     with pytest.raises(ValueError, match="exclude each other"):
         PromptConfig(num_shots=2, metaicl=MetaICL())
+
+
+def _reader_with_shots(tmp_path, shots, max_examples, seed=0):
+    name = "task90600_no_positives_fixture"
+    path = write_superni_task(tmp_path, name, [(f"question {i}", [f"answer {i}"]) for i in range(10)], positives=0)
+    spec = TaskSpec(name=f"fixture:{name}:{shots}shot", source_name=name, benchmark="fixture", category="QA",
+                    split="test", level="fully_held_out", reader="superni", path=path, num_examples=10,
+                    max_examples=max_examples, prompt=PromptConfig(seed=seed, num_shots=shots))
+    return TaskReader(spec, ExampleStore(str(tmp_path / "cache")))
+
+
+def test_tasks_without_positive_examples_draw_demonstrations_from_unevaluated_instances(tmp_path):
+    reader = _reader_with_shots(tmp_path, shots=2, max_examples=4)
+    shown = [d.input for d in reader.demonstrations]
+    assert len(shown) == 2 and all(q in {f"question {i}" for i in range(4, 10)} for q in shown)
+    assert shown == [d.input for d in _reader_with_shots(tmp_path, 2, 4).demonstrations]  # Seeded per task.
+    assert any(shown != [d.input for d in _reader_with_shots(tmp_path, 2, 4, seed=s).demonstrations]
+               for s in range(1, 6))
+    source = reader.render([0])[0].source
+    assert source.count(DEMONSTRATION_SEPARATOR) == 2 and f"Input: {shown[0]}" in source
+    assert "demonstrations missing" not in str(reader.skipped)
+    few = _reader_with_shots(tmp_path, shots=5, max_examples=8)  # Only instances 8 and 9 are left.
+    assert len(few.demonstrations) == 2 and list(few.skipped.values()) == [3]

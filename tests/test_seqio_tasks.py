@@ -30,9 +30,9 @@ def test_seqio_examples_equal_the_stream_examples(task_name):
         seqio_examples = list(dataset.as_numpy_iterator())
         reader = TaskReader(spec, ExampleStore())
         rendered = reader.render(range(len(reader)))
-        encoded = encode_source_target(default_vocabulary(), [(s, t) for s, t, _ in rendered])
+        encoded = encode_source_target(default_vocabulary(), [(r.source, r.target) for r in rendered])
         assert len(seqio_examples) == len(reader) == (100 if spec.split != "train" else len(reader))
-        for example, (source, target, references), (source_ids, target_ids) in zip(seqio_examples, rendered, encoded):
+        for example, (_, source, target, references, _), (source_ids, target_ids) in zip(seqio_examples, rendered, encoded):
             assert example["inputs_pretokenized"].decode() == source
             assert example["targets_pretokenized"].decode() == target
             assert [r.decode() for r in example["references"]] == list(references)

@@ -29,18 +29,29 @@ class UnknownNameError(KeyError):
 
 @dataclasses.dataclass(frozen=True)
 class Example:
-    """One instance of a task: an input and its reference outputs (several for evaluation)."""
+    """One instance of a task: an input and its reference outputs (several for evaluation).
+
+    `options`: the answer candidates of a classification instance (rank classification scores
+    each one); None for tasks without them (SuperNI ships none). The correct options are those
+    equal to a reference.
+    """
 
     id: str
     input: str
     targets: tuple[str, ...]
+    options: tuple[str, ...] | None = None
 
     def to_json(self) -> dict:
-        return {"id": self.id, "input": self.input, "targets": list(self.targets)}
+        record = {"id": self.id, "input": self.input, "targets": list(self.targets)}
+        if self.options is not None:
+            record["options"] = list(self.options)
+        return record
 
     @classmethod
     def from_json(cls, record: dict) -> "Example":
-        return cls(record["id"], record["input"], tuple(record["targets"]))
+        options = record.get("options")
+        return cls(record["id"], record["input"], tuple(record["targets"]),
+                   None if options is None else tuple(options))
 
 
 @dataclasses.dataclass(frozen=True)

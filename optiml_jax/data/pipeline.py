@@ -113,8 +113,8 @@ class PackedBatchStream:
         for task, slots in by_task.items():
             reader = self._reader(task)
             indices = [self._sampler.example_index(task, uses[s], len(reader)) for s in slots]
-            for slot, (source, target, _) in zip(slots, reader.render(indices)):
-                pairs[slot] = (source, target)
+            for slot, example in zip(slots, reader.render(indices)):
+                pairs[slot] = (example.source, example.target)
         encoded = encode_source_target(self._vocabulary, pairs)
         return [
             (int(p), fit_example(source, target, self.sequence_length)) for p, (source, target) in zip(positions, encoded)

@@ -51,8 +51,9 @@ class MetaICL:
 class PromptConfig:
     """How a task's examples become prompts.
 
-    `num_shots`: evaluation demonstrations, the task's first k positive examples (fewer when the
-    task ships fewer; `shortfall` says so). `metaicl`: training demonstrations drawn from the
+    `num_shots`: evaluation demonstrations, the task's first k positive examples (SuperNI); a
+    task that ships none draws k of its instances that are not evaluated (`draw_demonstrations`);
+    fewer when there are fewer (`shortfall` says so). `metaicl`: training demonstrations drawn from the
     task's other examples; None (the default, as in the final OPT-IML models) for none.
     """
 
@@ -83,6 +84,17 @@ def format_source(instruction: str, query: str, delimiter: str, demonstrations: 
     shown = [f"Input: {_block(d.input, delimiter)} {d.output.strip()}" for d in demonstrations]
     body = DEMONSTRATION_SEPARATOR.join(shown + [f"Input: {_block(query, delimiter)}"])
     return f"{instruction.strip()}\n{body}"
+
+
+def draw_demonstrations(task_name: str, seed: int, pool_size: int, num_shots: int,
+                        fetch_examples: Callable[[Sequence[int]], list[Example]]) -> tuple[Demonstration, ...]:
+    """Evaluation demonstrations for a task that ships none: `num_shots` of its `pool_size`
+    non-evaluated instances (indices into that pool), drawn once per task with a generator seeded
+    by (prompt seed, task name), so every example of the task shows the same ones on every host.
+    Each shows the instance's first reference."""
+    rng = np.random.default_rng([seed, stable_task_hash(task_name)])
+    chosen = rng.choice(pool_size, size=min(num_shots, pool_size), replace=False)
+    return tuple(Demonstration(e.input, e.targets[0]) for e in fetch_examples([int(i) for i in chosen]))
 
 
 def shortfall(config: PromptConfig, available_demonstrations: int) -> int:

@@ -35,6 +35,11 @@ class TaskSpec:
     num_examples: int  # The catalog's example count (full data), used for mixing rates.
     max_examples: int | None = None  # Evaluation reads only a task's first N examples.
     prompt: PromptConfig = PromptConfig()
+    # Evaluation tasks only: "rouge_l" (generation) or "accuracy" (rank classification over the
+    # examples' options), and the evaluation task this one is a subtask of (levels rows, e.g.
+    # "Bard Analogical Reasoning"; the task's own name when it stands alone).
+    metric: str = ""
+    evaluation_task: str = ""
 
     def __post_init__(self):
         if not _NAME_PATTERN.match(self.name):

@@ -4,11 +4,20 @@ Each task becomes a `seqio.Task` over a `FunctionDataSource` whose examples are 
 tokenized in Python by `TaskReader` (the same code the packed stream uses) before they enter TF,
 so the tf.data iterator stays saveable. Features:
 - `inputs`: ids(source); `targets`: ids(" " + target) + EOS (via `append_eos_after_trim`);
-- `inputs_pretokenized`, `targets_pretokenized`: the text; `references`: every reference output.
+- `inputs_pretokenized`, `targets_pretokenized`: the text; `references`: every reference output;
+- `example_index`: the example's position in its task, fixed before SeqIO splits examples across
+  hosts (rank classification numbers examples with it);
+- `options`: the answer options, for tasks evaluated by rank classification.
 Feed them to t5x's `DecoderOnlyModel` with `seqio.DecoderFeatureConverter(bos_id=2)` (PrefixLM):
 the result equals our packed rows, example by example. Over-long sources are left-truncated, as
 OPT-IML does, to the `inputs` length (the packed stream truncates against the whole row, t5x
 budgets `inputs` and `targets` separately).
+
+Evaluation tasks carry their metrics, so `seqio.Evaluator` (t5x's `train_eval` / `infer_eval`)
+runs them: generation tasks score predictions with SuperNI's exact match and ROUGE-L against all
+references; rank-classification tasks expand into one example per option with the `t5`-style
+`rank_classification` preprocessor (then tokenized by SeqIO) and are scored with its
+postprocessor and metric (`optiml_jax.evaluation`).
 
 Mixtures get numeric rates only (no callables: SeqIO recomputes callable rates O(N²)). Task
 shuffle buffers are small (128): thousands of per-task buffers of long examples would not fit in
@@ -25,6 +34,7 @@ import tensorflow as tf
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
+from optiml_jax.evaluation import metrics, postprocessors, preprocessors
 
 SHUFFLE_BUFFER_SIZE = 128
 
@@ -37,16 +47,19 @@ def task_dataset(task_name: str, split: str, shuffle_files: bool = False, seed: 
         raise ValueError(f"task {task_name}: it has only the {spec.split!r} split, not {split!r}.")
     reader = TaskReader(spec, ExampleStore())
     rendered = reader.render(range(len(reader)))
-    encoded = encode_source_target(default_vocabulary(), [(source, target) for source, target, _ in rendered])
-    return tf.data.Dataset.from_tensor_slices(
-        {
-            "inputs": tf.ragged.constant([source for source, _ in encoded], dtype=tf.int32, ragged_rank=1),
-            "targets": tf.ragged.constant([target for _, target in encoded], dtype=tf.int32, ragged_rank=1),
-            "inputs_pretokenized": tf.constant([source for source, _, _ in rendered]),
-            "targets_pretokenized": tf.constant([target for _, target, _ in rendered]),
-            "references": tf.ragged.constant([list(references) for _, _, references in rendered], dtype=tf.string),
-        }
-    )
+    encoded = encode_source_target(default_vocabulary(), [(r.source, r.target) for r in rendered])
+    features = {
+        "inputs": tf.ragged.constant([source for source, _ in encoded], dtype=tf.int32, ragged_rank=1),
+        "targets": tf.ragged.constant([target for _, target in encoded], dtype=tf.int32, ragged_rank=1),
+        "inputs_pretokenized": tf.constant([r.source for r in rendered]),
+        "targets_pretokenized": tf.constant([r.target for r in rendered]),
+        "references": tf.ragged.constant([list(r.references) for r in rendered], dtype=tf.string),
+        preprocessors.EXAMPLE_INDEX: tf.range(len(rendered), dtype=tf.int32),
+    }
+    if spec.metric == metrics.ACCURACY:
+        preprocessors.check_options(spec, rendered)
+        features["options"] = tf.ragged.constant([list(r.options) for r in rendered], dtype=tf.string)
+    return tf.data.Dataset.from_tensor_slices(features)
 
 
 def left_truncate_inputs(dataset: tf.data.Dataset,
@@ -63,6 +76,19 @@ def left_truncate_inputs(dataset: tf.data.Dataset,
         return {**example, "inputs": example["inputs"][-limit:]}
 
     return dataset.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _evaluation(spec: registry.TaskSpec) -> dict:
+    """Preprocessors, postprocessor and metric fns of a task (none but truncation and EOS for
+    training tasks). Left truncation runs on token ids, so after SeqIO tokenizes option rows."""
+    trim = [left_truncate_inputs, seqio.preprocessors.append_eos_after_trim]
+    if spec.metric == metrics.ACCURACY:
+        return dict(preprocessors=[preprocessors.option_rows, seqio.preprocessors.tokenize, *trim],
+                    postprocess_fn=postprocessors.rank_classification, metric_fns=[metrics.rank_classification])
+    if spec.metric:
+        return dict(preprocessors=trim, postprocess_fn=postprocessors.references,
+                    metric_fns=[metrics.generation_metrics])
+    return dict(preprocessors=trim)
 
 
 def _output_features() -> dict[str, seqio.Feature]:
@@ -89,8 +115,8 @@ def register_in_seqio(task_names: list[str], mixture_names: list[str]) -> None:
                 num_input_examples={spec.split: spec.num_examples},
             ),
             output_features=output_features,
-            preprocessors=[left_truncate_inputs, seqio.preprocessors.append_eos_after_trim],
             shuffle_buffer_size=SHUFFLE_BUFFER_SIZE,
+            **_evaluation(spec),
         )
     existing_mixtures = set(seqio.MixtureRegistry.names())
     for name in mixture_names:

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.examples import DataFormatError
-from optiml_jax.data.prompting import render_example, shortfall
+from optiml_jax.data.prompting import draw_demonstrations, render_example, shortfall
 from optiml_jax.data.registry import TaskSpec
 from optiml_jax.vocab import OPTVocabulary
 
 DEMONSTRATION_SHORTFALL = "evaluation demonstrations missing (task ships fewer positive examples)"
+
+
+class RenderedExample(NamedTuple):
+    id: str
+    source: str  # The prompt.
+    target: str  # The reference trained on (drawn per example).
+    references: tuple[str, ...]  # Every reference (evaluation).
+    options: tuple[str, ...] | None  # Answer candidates (rank classification), if the task has them.
 
 
 @functools.lru_cache(maxsize=None)
@@ -35,15 +43,21 @@ class TaskReader:
                 f"task {spec.name}: the data file of {spec.benchmark} task {spec.source_name!r} is not present "
                 f"locally; docs/benchmark.md says how to download the full data."
             )
-        examples = store.open(spec.reader, spec.source_name, spec.path)
-        if spec.max_examples is not None:
-            examples = examples.head(spec.max_examples)
+        everything = store.open(spec.reader, spec.source_name, spec.path)
+        examples = everything if spec.max_examples is None else everything.head(spec.max_examples)
         if len(examples) == 0:
             raise DataFormatError(spec.path, "Instances", f"no usable instances (skipped: {examples.skipped or 'none'})")
         self.spec = spec
         self.examples = examples
+        self.demonstrations = examples.demonstrations
+        if spec.prompt.num_shots and not self.demonstrations:
+            # Demonstrations come from the instances that are not evaluated (after the first N).
+            first = len(examples)
+            self.demonstrations = draw_demonstrations(
+                spec.source_name, spec.prompt.seed, len(everything) - first, spec.prompt.num_shots,
+                lambda indices: everything.read([first + i for i in indices]))
         self.skipped = dict(examples.skipped)
-        missing = shortfall(spec.prompt, len(examples.demonstrations))
+        missing = shortfall(spec.prompt, len(self.demonstrations))
         if missing:
             self.skipped[DEMONSTRATION_SHORTFALL] = missing
         if self.skipped:
@@ -52,21 +66,21 @@ class TaskReader:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def render(self, indices: Sequence[int]) -> list[tuple[str, str, tuple[str, ...]]]:
-        """(source, target, all references) for each example index."""
+    def render(self, indices: Sequence[int]) -> list[RenderedExample]:
+        """Prompt, trained-on reference, all references and options of each example index."""
         rendered = []
         for index, example in zip(indices, self.examples.read(indices)):
             source, target = render_example(
                 self.spec.source_name,
                 self.examples.instruction,
-                self.examples.demonstrations,
+                self.demonstrations,
                 example,
                 index,
                 len(self.examples),
                 self.spec.prompt,
                 self.examples.read,
             )
-            rendered.append((source, target, example.targets))
+            rendered.append(RenderedExample(example.id, source, target, example.targets, example.options))
         return rendered
 
 
