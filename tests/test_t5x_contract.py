@@ -71,7 +71,8 @@ def test_cache_creation_call_allocates_zeroed_per_example_cache(scan_layers):
         if name.endswith("cache_index"):
             assert value.shape == (*lead, batch) and value.dtype == jnp.int32
         else:
-            assert value.shape == (*lead, batch, length, CONFIG.num_heads, CONFIG.head_dim)
+            # heads-major: the layout a decode step's attention reads
+            assert value.shape == (*lead, batch, CONFIG.num_heads, length, CONFIG.head_dim)
     expected_layers = 1 if scan_layers else CONFIG.num_layers
     assert len(leaves) == 3 * expected_layers
 
@@ -87,8 +88,8 @@ def test_prefill_without_lengths_counts_prompt_after_bos():
                             enable_dropout=False, prefill=True, mutable=["cache"])
     index = state["cache"]["layers_0"]["self_attn"]["cache_index"]
     assert index.tolist() == [3, 1]
-    cached = np.asarray(state["cache"]["layers_0"]["self_attn"]["cached_key"])
-    assert np.all(cached[0, 3:] == 0) and np.any(cached[0, :3] != 0)
+    cached = np.asarray(state["cache"]["layers_0"]["self_attn"]["cached_key"])  # [b, h, l, d]
+    assert np.all(cached[0, :, 3:] == 0) and np.any(cached[0, :, :3] != 0)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -185,6 +185,25 @@ def xla_attention(query: Array, key: Array, value: Array, mask: Array, *,
     return jnp.einsum("bhqk,bkhd->bqhd", weights.astype(value.dtype), value)
 
 
+def _heads_major(x: Array) -> Array:
+    """[batch, length, heads, head_dim] → [batch, heads, length, head_dim]."""
+    return jnp.swapaxes(x, 1, 2)
+
+
+def decode_attention(query: Array, cached_key: Array, cached_value: Array,
+                     visible: Array) -> Array:
+    """One decode step: query `[batch, 1, heads, head_dim]` over the heads-major cache
+    `[batch, heads, length, head_dim]`, attending where `visible` `[batch, length]` is True.
+
+    Same arithmetic as `xla_attention`; only the one-token query is transposed.
+    """
+    scores = jnp.einsum("bhqd,bhkd->bhqk", _heads_major(query), cached_key,
+                        preferred_element_type=jnp.float32)  # [batch, heads, 1, length]
+    scores = jnp.where(visible[:, None, None, :], scores, _MASKED)
+    weights = jax.nn.softmax(scores, axis=-1).astype(cached_value.dtype)
+    return _heads_major(jnp.einsum("bhqk,bhkd->bhqd", weights, cached_value))
+
+
 def fused_attention(query: Array, key: Array, value: Array, mask: Array, *, is_causal: bool,
                     implementation: str = "cudnn") -> Array:
     """`jax.nn.dot_product_attention` (cuDNN flash attention on GPU).
@@ -236,52 +255,58 @@ class OPTAttention(nn.Module):
         key = with_sharding_constraint(key, ("batch", "length", "heads", "kv"))
         value = with_sharding_constraint(value, ("batch", "length", "heads", "kv"))
 
-        decode_step = False
+        out = None
         if self.decode or self.prefill:
             # The first decode=True call (t5x's cache creation) only makes zeroed variables
-            # sized for the full length; later calls prefill them or take one-token steps.
+            # sized for the full length; later calls prefill them or take one-token steps
+            # (`length` is the call's own length: the cache's only on those first two calls).
+            # The cache is heads-major, `[batch, heads, length, head_dim]`: the layout a decode
+            # step's attention reads, so no step transposes the whole cache.
             initialized = self.has_variable("cache", "cached_key")
             batch, length = key.shape[0], key.shape[1]
-            cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
-            cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape,
+            cache_shape = (batch, heads, length, head_dim)
+            cached_key = self.variable("cache", "cached_key", jnp.zeros, cache_shape, key.dtype)
+            cached_value = self.variable("cache", "cached_value", jnp.zeros, cache_shape,
                                          value.dtype)
             cache_index = self.variable("cache", "cache_index",
                                         lambda: jnp.zeros((batch,), jnp.int32))
             if initialized and self.prefill:
                 # Keep K/V for positions < prefill_lengths; the last prompt token is recomputed
                 # by the first decode step (t5x convention).
-                keep = jnp.arange(length)[None, :] < prefill_lengths[:, None]
-                cached_key.value = jnp.where(keep[:, :, None, None], key, 0).astype(key.dtype)
-                cached_value.value = jnp.where(keep[:, :, None, None], value, 0).astype(value.dtype)
+                keep = (jnp.arange(length)[None, :] < prefill_lengths[:, None])[:, None, :, None]
+                cached_key.value = jnp.where(keep, _heads_major(key), 0).astype(key.dtype)
+                cached_value.value = jnp.where(keep, _heads_major(value), 0).astype(value.dtype)
                 cache_index.value = prefill_lengths.astype(jnp.int32)
             elif initialized and self.decode:
                 if query.shape[1] != 1:
                     raise ValueError(f"A decode step takes one token per example, got a query of "
                                      f"length {query.shape[1]}.")
-                decode_step = True
                 index = cache_index.value  # [batch]: the position of the token being fed
-                write = jax.vmap(lambda c, x, i: jax.lax.dynamic_update_slice_in_dim(c, x, i, 0))
-                cached_key.value = write(cached_key.value, key.astype(cached_key.value.dtype), index)
-                cached_value.value = write(cached_value.value, value.astype(cached_value.value.dtype),
+                write = jax.vmap(lambda c, x, i: jax.lax.dynamic_update_slice_in_dim(c, x, i, 1))
+                cached_key.value = write(cached_key.value,
+                                         _heads_major(key).astype(cached_key.value.dtype), index)
+                cached_value.value = write(cached_value.value,
+                                           _heads_major(value).astype(cached_value.value.dtype),
                                            index)
                 cache_index.value = index + 1
-                key, value = cached_key.value, cached_value.value
-                cache_length = key.shape[1]
-                mask = (jnp.arange(cache_length)[None, :] <= index[:, None])[:, None, None, :]
+                cache_length = cached_key.value.shape[2]
+                visible = jnp.arange(cache_length)[None, :] <= index[:, None]  # [batch, length]
+                out = decode_attention(query, cached_key.value, cached_value.value, visible)
 
-        dropout_rate = 0.0 if self.deterministic else cfg.attention_dropout_rate
-        impl = self.attention_impl
-        reason = cudnn_unsupported_reason(jnp.dtype(self.dtype), head_dim, dropout_rate > 0)
-        if impl == "cudnn" and reason:
-            raise ValueError(f"attention_impl='cudnn' cannot be used: {reason}.")
-        if impl == "auto":
-            impl = "xla" if reason or decode_step else "cudnn"
-        if impl == "cudnn":
-            out = fused_attention(query, key, value, mask, is_causal=self.is_causal)
-        else:
-            rng = self.make_rng("dropout") if dropout_rate > 0.0 else None
-            out = xla_attention(query, key, value, mask, dropout_rate=dropout_rate,
-                                dropout_rng=rng)
+        if out is None:
+            dropout_rate = 0.0 if self.deterministic else cfg.attention_dropout_rate
+            impl = self.attention_impl
+            reason = cudnn_unsupported_reason(jnp.dtype(self.dtype), head_dim, dropout_rate > 0)
+            if impl == "cudnn" and reason:
+                raise ValueError(f"attention_impl='cudnn' cannot be used: {reason}.")
+            if impl == "auto":
+                impl = "xla" if reason else "cudnn"
+            if impl == "cudnn":
+                out = fused_attention(query, key, value, mask, is_causal=self.is_causal)
+            else:
+                rng = self.make_rng("dropout") if dropout_rate > 0.0 else None
+                out = xla_attention(query, key, value, mask, dropout_rate=dropout_rate,
+                                    dropout_rng=rng)
         out = with_sharding_constraint(out, ("batch", "length", "heads", "kv"))
         return DenseGeneral(cfg.hidden_size, kernel_axes=("heads", "kv", "embed"), contract_dims=2,
                             use_bias=cfg.enable_bias, init_std=cfg.init_std, dtype=self.dtype,
