@@ -23,12 +23,20 @@ $(STAMP): setup.py
 test: venv
 	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(BIN)/python -m pytest
 
-# Tiny OPT on an 8-device CPU mesh, real SuperNI data: OPT-IML training from scratch.
+# Tiny OPT on an 8-device CPU mesh, real SuperNI data: OPT-IML training from scratch, then the
+# three-level evaluation report on the dev split (every saved step) and the test split.
 demo: venv
 	@test -n "$(OPTIML_DATA_DIR)" || { echo "Set OPTIML_DATA_DIR to the data folder (docs/benchmark.md)."; exit 1; }
 	rm -rf $(DEMO_DIR)
 	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(CPU_MESH) $(BIN)/python -m optiml_jax.train \
 	  --gin_file=gin/native/opt_iml_tiny.gin --gin.MODEL_DIR=\"$(DEMO_DIR)\"
+	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(CPU_MESH) $(BIN)/python -m optiml_jax.eval \
+	  --checkpoint $(DEMO_DIR) --all_steps --split dev --shots 0,5 --max_examples_per_task 20 \
+	  --out $(DEMO_DIR)/eval_dev
+	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(CPU_MESH) $(BIN)/python -m optiml_jax.eval \
+	  --checkpoint $(DEMO_DIR) --split test --shots 0,5 --max_examples_per_task 20 \
+	  --out $(DEMO_DIR)/eval_test
+	@echo "Reports: $(DEMO_DIR)/eval_dev/report.md, $(DEMO_DIR)/eval_test/report.md (plots beside them)"
 
 bench: venv
 	$(BIN)/python benchmarks/model_vs_hf.py
