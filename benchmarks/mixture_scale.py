@@ -82,11 +82,12 @@ def generate_corpus(folder: str, num_tasks: int, seed: int = 0) -> list[tuple[st
 
 
 def _synthetic_catalog(corpus: str, tasks: list[tuple[str, int]]):
-    from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry
+    from optiml_jax.tasks.catalog import CatalogEntry
+    from optiml_jax.tasks.superni import superni_benchmark
 
-    entries = tuple(CatalogEntry("superni", name, f"Category {i % 76}", f"Category {i % 76}", f"synthetic_{i}", "train",
-                                 count, "train", "", "synthetic") for i, (name, count) in enumerate(tasks))
-    return BenchmarkCatalog("superni", entries, "superni", lambda e: os.path.join(corpus, f"{e.name}.json"), 100)
+    entries = [CatalogEntry("superni", name, f"Category {i % 76}", f"Category {i % 76}", f"synthetic_{i}", "train",
+                            count, "train", "", "synthetic") for i, (name, count) in enumerate(tasks)]
+    return superni_benchmark(entries, tasks_dir=corpus)
 
 
 # -- (a) ours ---------------------------------------------------------------------------------------

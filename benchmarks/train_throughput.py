@@ -45,12 +45,11 @@ SHAPES = {  # name: (config, batch, packed length)
 def bare_tokens_per_s(model, optimizer_fn, partitioner, cfg, steps) -> float:
     optimizer, schedule = optimizer_fn(total_steps=steps + 1)
     _, shardings = state_shardings(model, optimizer, partitioner, cfg.sequence_length)
-    state = init_train_state(model, optimizer, partitioner, cfg.sequence_length,
+    state = init_train_state(model, optimizer, partitioner, shardings, cfg.sequence_length,
                              jax.random.PRNGKey(0))
     batch = next(PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
                                    sequence_length=cfg.sequence_length))
-    step = jit_train_step(make_train_step(model, optimizer, schedule), partitioner, shardings,
-                          tuple(batch))
+    step = jit_train_step(make_train_step(model, optimizer, schedule), partitioner, shardings)
     batch = jax.device_put(batch, partitioner.batch_sharding())
     rng = jax.random.key_data(jax.random.key(0))
     times = []

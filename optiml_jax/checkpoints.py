@@ -73,18 +73,31 @@ def step_dir(model_dir: str | os.PathLike, step: int) -> Path:
     return Path(model_dir) / f"{CHECKPOINT_PREFIX}_{step}"
 
 
+def step_dirs(model_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """`(step, checkpoint_<step> dir)` of every checkpoint in `model_dir`, by step."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    found = []
+    for child in model_dir.iterdir():
+        match = _STEP_DIR.match(child.name)
+        if match and (child / STATE_ITEM).is_dir():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def step_of(directory: str | os.PathLike) -> int | None:
+    """The step in a `checkpoint_<step>` directory's name (None for any other name)."""
+    match = _STEP_DIR.match(Path(directory).name)
+    return int(match.group(1)) if match else None
+
+
 def resolve_step_dir(path: str | os.PathLike) -> Path:
     """`path` itself if it is a `checkpoint_<step>` directory, else the latest step inside it."""
     path = Path(path)
     if (path / STATE_ITEM).is_dir():
         return path
-    steps = []
-    if path.is_dir():
-        for child in path.iterdir():
-            match = _STEP_DIR.match(child.name)
-            if match and (child / STATE_ITEM).is_dir():
-                steps.append((int(match.group(1)), child))
-    steps.sort()
+    steps = step_dirs(path)
     if not steps:
         raise FileNotFoundError(f"{path}: no t5x checkpoint here (expected {path}/{STATE_ITEM}/ or "
                                 f"{path}/{CHECKPOINT_PREFIX}_<step>/{STATE_ITEM}/).")
@@ -296,13 +309,13 @@ def stored_param_shapes(path: str | os.PathLike
             for p, m in traverse_util.flatten_dict(tree["target"]).items()}
 
 
-def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath], *,
-                dtype: Any = None) -> dict[LeafPath, np.ndarray]:
+def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath]) -> dict[LeafPath, np.ndarray]:
     """Reads only the named params (host numpy arrays), e.g. to stream a checkpoint out."""
     state_dir = resolve_step_dir(path) / STATE_ITEM
     leaves = list(leaves)
-    args = ocp.RestoreArgs(restore_type=np.ndarray,
-                           dtype=None if dtype is None else np.dtype(dtype))
+    if not leaves:  # Orbax refuses an empty restore tree
+        return {}
+    args = ocp.RestoreArgs(restore_type=np.ndarray)
     restore_args = traverse_util.unflatten_dict({("target", *p): args for p in leaves})
     restored = _state_handler().restore(state_dir, args=ocp.args.PyTreeRestore(
         item=restore_args, restore_args=restore_args, partial_restore=True))
@@ -329,6 +342,7 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
     stored_scanned = is_scanned(stored)
     want_scanned = stored_scanned if scan_layers is None else scan_layers
     if config is not None:
+        check_config(directory, config)  # checkpoints from elsewhere may lack config.json
         check_stored_params(directory, stored, config)
 
     if shardings is None:
@@ -359,8 +373,7 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
 
 def check_stored_params(directory: Path, stored: Mapping, config: OPTConfig) -> None:
     """Raises unless the params stored at `directory` (`stored_param_shapes`) are `config`'s:
-    the saved config.json (when present) and every leaf name and shape, in the stored layout."""
-    check_config(directory, config)  # checkpoints from elsewhere may lack config.json
+    every leaf name and shape, in the stored layout."""
     expected = expected_param_shapes(config, is_scanned(stored))
     missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
     unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())

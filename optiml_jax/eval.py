@@ -37,6 +37,7 @@ from optiml_jax.evaluation.runner import SPLITS, TaskResult, evaluate_tasks, eva
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
 from optiml_jax.partitioning import Partitioner
+from optiml_jax.trainer import param_shardings
 
 log = logging.getLogger("optiml_jax.eval")
 
@@ -47,23 +48,15 @@ def checkpoint_steps(path: str | Path, all_steps: bool = False) -> list[tuple[st
     if not path.exists():
         raise FileNotFoundError(f"--checkpoint {path}: no such directory.")
     latest = checkpoints.resolve_step_dir(path)  # Raises, naming the path, when there is none.
-    found = [latest]
     if all_steps and latest != path:
-        found = [c for c in path.iterdir() if c.name.startswith(f"{checkpoints.CHECKPOINT_PREFIX}_")
-                 and (c / checkpoints.STATE_ITEM).is_dir()]
-    steps = []
-    for directory in found:
-        suffix = directory.name.removeprefix(f"{checkpoints.CHECKPOINT_PREFIX}_")
-        steps.append((str(directory.absolute()), int(suffix) if suffix.isdigit() else None))
-    return sorted(steps, key=lambda item: (item[1] is None, item[1] or 0))
+        return [(str(directory.absolute()), step) for step, directory in checkpoints.step_dirs(path)]
+    return [(str(latest.absolute()), checkpoints.step_of(latest))]
 
 
 def load_params(checkpoint: str, model: DecoderOnlyModel, partitioner: Partitioner, dtype: str):
     """The checkpoint's params restored straight onto their mesh shardings (unscanned layout)."""
-    variables = jax.eval_shape(lambda: model.get_initial_variables(
-        jax.random.PRNGKey(0), {"decoder_input_tokens": (1, 8)}))
-    shardings = partitioner.shardings(variables["params_axes"])
-    return checkpoints.restore_params(checkpoint, dtype=dtype, shardings=shardings,
+    return checkpoints.restore_params(checkpoint, dtype=dtype,
+                                      shardings=param_shardings(model, partitioner),
                                       scan_layers=model.module.scan_layers, config=model.module.config)
 
 

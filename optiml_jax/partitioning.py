@@ -113,8 +113,10 @@ class Partitioner:
     def __init__(self, mesh_shape: Mapping[str, int | str] | None = None,
                  logical_axis_rules: LogicalAxisRules | None = None,
                  devices: Sequence[jax.Device] | None = None):
-        shape = dict(mesh_shape or {"fsdp": -1})
-        self.mesh = make_mesh(**shape, devices=devices)
+        devices = list(jax.devices() if devices is None else devices)
+        # Resolved here first so an unknown axis name gets resolve_mesh_shape's message.
+        sizes = resolve_mesh_shape(dict(mesh_shape or {"fsdp": -1}), len(devices))
+        self.mesh = make_mesh(**sizes, devices=devices)
         self.rules = tuple(default_logical_axis_rules() if logical_axis_rules is None
                            else logical_axis_rules)
 

@@ -19,15 +19,14 @@ import os
 import re
 import sys
 
-_UNITS = {"": 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
-          "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+from optiml_jax.sizes import parse_bytes
 
 
-def parse_bytes(text: str) -> int:
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B|B)?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a size like 40GiB or 80GB.")
-    return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
+def device_memory(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError as error:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_mesh(text: str) -> dict[str, int]:
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mesh", type=parse_mesh, required=True,
                         help="mesh sizes, e.g. data:8,fsdp:4,tensor:2")
-    parser.add_argument("--device_memory", type=parse_bytes, required=True,
+    parser.add_argument("--device_memory", type=device_memory, required=True,
                         help="memory per device, e.g. 40GiB")
     from optiml_jax import gin_utils
 

@@ -47,7 +47,7 @@ log = logging.getLogger("optiml_jax.train")
 
 @dataclasses.dataclass
 class DatasetConfig:
-    """What to train on (t5x `utils.DatasetConfig` names; packing is always on here).
+    """What to train on (t5x `utils.DatasetConfig` names; the train split, shuffled and packed).
 
     `task_feature_lengths` is t5x's `{'inputs': …, 'targets': …}`; a decoder-only packed row holds
     their sum (t5x's `DecoderFeatureConverter` does the same).
@@ -57,9 +57,6 @@ class DatasetConfig:
     task_feature_lengths: Mapping[str, int]
     batch_size: int  # global, across all processes
     seed: int = 0
-    split: str = "train"
-    shuffle: bool = True
-    pack: bool = True
 
     @property
     def sequence_length(self) -> int:
@@ -210,7 +207,7 @@ def train(*,
     batch_keys = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights",
                   "decoder_segment_ids", "decoder_positions")
     step_fn = jit_train_step(make_train_step(model, optimizer, schedule, num_microbatches),
-                             partitioner, shardings, batch_keys)
+                             partitioner, shardings)
     if compile_only:
         batch = {k: jax.ShapeDtypeStruct((cfg.batch_size, cfg.sequence_length),
                                          np.float32 if k == "decoder_loss_weights" else np.int32)
@@ -288,11 +285,13 @@ def train(*,
                 scalars["mfu"] = tokens_per_s * flops_per_token / (peak * jax.device_count())
             writer.write(step, scalars, to_tensorboard=step % stats_period == 0)
             bar.update(step, scalars)
+            paused = time.perf_counter()  # evaluation and saving are not training throughput
             if eval_period and train_eval_fn and step % eval_period == 0:
                 writer.write(step, {f"eval/{k}": float(v)
                                     for k, v in train_eval_fn(state.params, step).items()})
             if step % checkpoint_cfg.save.period == 0 or step == total_steps:
                 save(step)
+            tic += time.perf_counter() - paused
             if _any_process(preemption.signal is not None):
                 if manager.latest_step() != step:
                     save(step, force=True)
@@ -334,7 +333,7 @@ def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardi
             restore_cfg.path, dtype=restore_cfg.dtype, shardings=shardings.params,
             scan_layers=model.module.scan_layers, config=config)
         log.info("initialised from %s", restore_cfg.path)
-    return init_train_state(model, optimizer, partitioner, cfg.sequence_length, rng,
+    return init_train_state(model, optimizer, partitioner, shardings, cfg.sequence_length, rng,
                             params=params), None
 
 

@@ -52,6 +52,11 @@ def _abstract_variables(model: DecoderOnlyModel, sequence_length: int) -> dict:
         jax.random.PRNGKey(0), {"decoder_input_tokens": (1, sequence_length)}))
 
 
+def param_shardings(model: DecoderOnlyModel, partitioner: Partitioner) -> Any:
+    """NamedShardings for the model's params, from their logical axes (nothing is allocated)."""
+    return partitioner.shardings(_abstract_variables(model, sequence_length=8)["params_axes"])
+
+
 def state_shardings(model: DecoderOnlyModel, optimizer: optax.GradientTransformation,
                     partitioner: Partitioner, sequence_length: int
                     ) -> tuple[TrainState, TrainState]:
@@ -61,26 +66,25 @@ def state_shardings(model: DecoderOnlyModel, optimizer: optax.GradientTransforma
     """
     variables = _abstract_variables(model, sequence_length)
     params = variables["params"]
-    param_shardings = partitioner.shardings(variables["params_axes"])
+    params_sharding = partitioner.shardings(variables["params_axes"])
     opt_state = jax.eval_shape(optimizer.init, params)
     replicated = partitioner.replicated()
     opt_shardings = optax.tree_map_params(optimizer, lambda _, sharding: sharding, opt_state,
-                                          param_shardings,
+                                          params_sharding,
                                           transform_non_params=lambda _: replicated)
     abstract = TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=params,
                           opt_state=opt_state)
-    shardings = TrainState(step=replicated, params=param_shardings, opt_state=opt_shardings)
+    shardings = TrainState(step=replicated, params=params_sharding, opt_state=opt_shardings)
     return abstract, shardings
 
 
 def init_train_state(model: DecoderOnlyModel, optimizer: optax.GradientTransformation,
-                     partitioner: Partitioner, sequence_length: int, rng: jax.Array,
-                     params: Any = None) -> TrainState:
-    """A fresh state created directly in its sharded layout (nothing is materialised whole).
+                     partitioner: Partitioner, shardings: TrainState, sequence_length: int,
+                     rng: jax.Array, params: Any = None) -> TrainState:
+    """A fresh state created directly in `shardings` (from `state_shardings`), never whole.
 
     With `params` (e.g. restored from a converted checkpoint) only the optimizer state is new.
     """
-    _, shardings = state_shardings(model, optimizer, partitioner, sequence_length)
 
     def init(rng, params):
         if params is None:
@@ -164,10 +168,9 @@ def per_device_bytes(tree: Any, shardings: Any) -> int:
                for leaf, sharding in zip(jax.tree.leaves(tree), jax.tree.leaves(shardings)))
 
 
-def jit_train_step(step_fn: Callable, partitioner: Partitioner, shardings: TrainState,
-                   batch_keys: tuple[str, ...]) -> Callable:
+def jit_train_step(step_fn: Callable, partitioner: Partitioner, shardings: TrainState) -> Callable:
     """Compile `step_fn` with explicit in/out shardings; the state buffer is donated."""
-    batch_shardings = {key: partitioner.batch_sharding() for key in batch_keys}
     replicated: NamedSharding = partitioner.replicated()
-    return jax.jit(step_fn, in_shardings=(shardings, batch_shardings, replicated),
+    # One batch sharding is a prefix of the batch dict: it applies to every feature.
+    return jax.jit(step_fn, in_shardings=(shardings, partitioner.batch_sharding(), replicated),
                    out_shardings=(shardings, replicated), donate_argnums=(0,))

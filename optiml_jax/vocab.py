@@ -74,6 +74,7 @@ class OPTVocabulary(seqio.Vocabulary):
         self._tokenizer_file = tokenizer_file
         self._file_contents: dict[str, bytes] | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
+        self._fingerprint: str | None = None
         super().__init__(extra_ids=extra_ids)
 
     # -- loading --------------------------------------------------------------------------------
@@ -161,15 +162,21 @@ class OPTVocabulary(seqio.Vocabulary):
     # -- identity ------------------------------------------------------------------------------
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for name, content in sorted(self._contents().items()):
-            digest.update(name.encode())
-            digest.update(content)
-        return digest.hexdigest()
+        # Hashed once: SeqIO compares every task's vocabulary with every other when a mixture
+        # of 2,000 tasks builds its dataset, and the file contents never change once read.
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for name, content in sorted(self._contents().items()):
+                digest.update(name.encode())
+                digest.update(content)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, OPTVocabulary):
             return False
+        if other is self:
+            return True
         return self.extra_ids == other.extra_ids and self.fingerprint() == other.fingerprint()
 
     def __hash__(self) -> int:

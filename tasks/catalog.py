@@ -15,15 +15,15 @@ import csv
 import dataclasses
 from typing import Callable
 
-ROUGE_L = "rouge_l"  # Generation, scored by Rouge-L F1 (and exact match).
-ACCURACY = "accuracy"  # Rank classification over the example's answer options.
-METRICS = (ROUGE_L, ACCURACY)
+# Generation tasks are scored by ROUGE-L (and exact match), tasks with options by rank accuracy.
+from optiml_jax.evaluation.metrics import ACCURACY, ROUGE_L  # noqa: F401  (catalog vocabulary)
 
 FULLY_HELD_OUT = "fully_held_out"
 PARTIALLY_HELD_OUT = "partially_held_out"
 FULLY_SUPERVISED = "fully_supervised"
 LEVELS = (FULLY_HELD_OUT, PARTIALLY_HELD_OUT, FULLY_SUPERVISED)
 SPLITS = ("train", "dev", "test", "held_out")
+EVALUATION_SPLITS = {"dev": "validation", "test": "test"}  # OPT-IML split → registered task split
 
 
 @dataclasses.dataclass(frozen=True)

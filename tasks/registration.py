@@ -24,10 +24,9 @@ import dataclasses
 from optiml_jax.data import registry, seqio_tasks
 from optiml_jax.data.mixing import DEFAULT_EPS, PAPER_BENCHMARK_PROPORTIONS, MixingRates, compute_mixing_rates
 from optiml_jax.data.prompting import EVALUATION_SHOTS, PromptConfig
-from optiml_jax.tasks.catalog import LEVELS, BenchmarkCatalog, CatalogEntry
+from optiml_jax.tasks.catalog import EVALUATION_SPLITS, LEVELS, BenchmarkCatalog, CatalogEntry
 from optiml_jax.tasks.levels import evaluation_row
 
-_EVAL_SPLIT_NAMES = {"dev": "validation", "test": "test"}
 
 
 @dataclasses.dataclass
@@ -49,12 +48,12 @@ def _specs(catalog: BenchmarkCatalog, entry: CatalogEntry, path: str | None) -> 
     common = dict(source_name=entry.name, benchmark=entry.benchmark, category=entry.category,
                   reader=catalog.reader, path=path, num_examples=entry.num_examples)
     specs = [registry.TaskSpec(name=task_name(entry), split="train", level="", **common)]
-    if entry.split in _EVAL_SPLIT_NAMES:
+    if entry.split in EVALUATION_SPLITS:
         row = evaluation_row(entry.benchmark, entry.name)
         evaluation = dict(metric=row.metric if row else catalog.evaluation_metric,
                           evaluation_task=row.name if row else entry.name)
         specs += [
-            registry.TaskSpec(name=task_name(entry, shots), split=_EVAL_SPLIT_NAMES[entry.split], level=entry.level,
+            registry.TaskSpec(name=task_name(entry, shots), split=EVALUATION_SPLITS[entry.split], level=entry.level,
                               max_examples=catalog.evaluation_instances, prompt=PromptConfig(num_shots=shots),
                               **evaluation, **common)
             for shots in EVALUATION_SHOTS
@@ -89,7 +88,7 @@ def register_catalogs(
             if entry.split == "train":
                 training[f"{namespace}_train"][name] = weight
                 training[f"{namespace}_{entry.benchmark}_train"][name] = weight
-            if entry.split in _EVAL_SPLIT_NAMES:
+            if entry.split in EVALUATION_SPLITS:
                 for shots in EVALUATION_SHOTS:
                     for prefix in (namespace, f"{namespace}_{entry.benchmark}"):
                         evaluation[f"{prefix}_{entry.split}_{entry.level}_{shots}shot"].append(task_name(entry, shots))
@@ -106,7 +105,7 @@ def register_catalogs(
     expected = {f"{namespace}_train", f"{namespace}_max_train"}
     for catalog in catalogs:
         expected.add(f"{namespace}_{catalog.benchmark}_train")
-        for split in _EVAL_SPLIT_NAMES:
+        for split in EVALUATION_SPLITS:
             for level in LEVELS:
                 expected.update(f"{p}_{split}_{level}_{k}shot" for p in (namespace, f"{namespace}_{catalog.benchmark}")
                                 for k in EVALUATION_SHOTS)

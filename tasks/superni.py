@@ -176,4 +176,4 @@ def superni_benchmark(entries: list[CatalogEntry] | None = None, tasks_dir: str 
         path = os.path.join(folder, f"{entry.name}.json") if folder else None
         return path if path and os.path.exists(path) else None
 
-    return BenchmarkCatalog(BENCHMARK, tuple(entries or load_catalog()), "superni", data_file, EVALUATION_INSTANCES)
+    return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries), "superni", data_file, EVALUATION_INSTANCES)

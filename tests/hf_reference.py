@@ -43,6 +43,15 @@ def hf_logits(model, tokens, attention_mask=None, position_ids=None) -> np.ndarr
         return model(torch.as_tensor(np.asarray(tokens)), **kwargs).logits.numpy()
 
 
+def hf_target_log_likelihood(model, source_ids, target_ids) -> float:
+    """HF's sum of log p(target token) for `<s> source target`, in float64."""
+    tokens = [2, *source_ids, *target_ids]
+    with torch.no_grad():
+        log_probs = torch.log_softmax(model(torch.as_tensor([tokens])).logits[0].double(), -1)
+    start = 1 + len(source_ids)  # position of the first target token
+    return float(sum(log_probs[p - 1, tokens[p]] for p in range(start, len(tokens))))
+
+
 def random_tokens(rng: np.random.RandomState, shape, vocab_size: int) -> np.ndarray:
     # Ids >= 4: real text never contains the special ids 0-3, and 0 means padding to t5x.
     return rng.randint(4, vocab_size, size=shape).astype(np.int32)

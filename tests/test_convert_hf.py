@@ -79,6 +79,11 @@ def test_scanned_conversion_serves_a_scanned_model_and_exports_back(tmp_path):
     export_hf(tmp_path / "t5x", tmp_path / "exported", max_shard_size=SHARD_BYTES, progress=False)
     reloaded = reload_hf(tmp_path / "exported")
     assert differing_tensors(model.state_dict(), reloaded.state_dict()) == []
+    # Shards of one layer's fc1: a stacked leaf spans shards, some holding nothing else.
+    export_hf(tmp_path / "t5x", tmp_path / "one_layer_shards", max_shard_size=64 * 256 * 4,
+              progress=False)
+    reloaded = reload_hf(tmp_path / "one_layer_shards")
+    assert differing_tensors(model.state_dict(), reloaded.state_dict()) == []
 
 
 def test_bfloat16_casts_on_the_way_in_and_out(tmp_path):

@@ -58,7 +58,7 @@ def test_trainer_checkpoints_to_results_report_and_plots(tmp_path):
     assert all(spec.name in report for spec in present)
     for plot in ("levels.png", "categories.png", "steps.png"):
         assert (out / "plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "predictions" / "step_2").glob("*.jsonl"))) == len(present)
+    assert len(list((out / "predictions" / "model" / "checkpoint_2").glob("*.jsonl"))) == len(present)
 
     # Resuming: nothing left to evaluate, nothing appended.
     finished = (out / "task_results.jsonl").read_text()

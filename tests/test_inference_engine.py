@@ -6,12 +6,13 @@ import jax
 import numpy as np
 import pytest
 
-from hf_reference import random_hf_model, random_tokens, torch
+from hf_reference import hf_target_log_likelihood, random_hf_model, random_tokens, torch
 from optiml_jax.evaluation.inference import InferenceEngine
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
 from optiml_jax.partitioning import Partitioner
+from optiml_jax.trainer import param_shardings
 
 CONFIG = get_config("tiny", max_position_embeddings=64)
 MESH = {"data": 2, "fsdp": 2, "tensor": 2}
@@ -22,9 +23,7 @@ def hf_and_params():
     hf_model, params = random_hf_model(CONFIG, seed=5)
     partitioner = Partitioner(MESH)
     model = DecoderOnlyModel(OPT(CONFIG))
-    axes = jax.eval_shape(lambda: model.get_initial_variables(jax.random.PRNGKey(0),
-                                                              {"decoder_input_tokens": (1, 8)}))["params_axes"]
-    return hf_model, jax.device_put(params, partitioner.shardings(axes)), partitioner
+    return hf_model, jax.device_put(params, param_shardings(model, partitioner)), partitioner
 
 
 def _engine(partitioner, eos_id=None, **kwargs):
@@ -68,12 +67,7 @@ def test_scores_equal_hf_log_likelihoods(hf_and_params):
     rng = np.random.RandomState(1)
     rows = [(random_tokens(rng, (n,), CONFIG.vocab_size).tolist(), random_tokens(rng, (m,), CONFIG.vocab_size).tolist())
             for n, m in ((5, 2), (40, 3), (0, 4), (9, 1), (20, 20))]
-    expected = []
-    for inputs, targets in rows:
-        tokens = [2, *inputs, *targets]
-        with torch.no_grad():
-            log_probs = torch.log_softmax(hf_model(torch.as_tensor([tokens])).logits[0].double(), -1)
-        expected.append(sum(float(log_probs[p - 1, tokens[p]]) for p in range(1 + len(inputs), len(tokens))))
+    expected = [hf_target_log_likelihood(hf_model, inputs, targets) for inputs, targets in rows]
     np.testing.assert_allclose(engine.score(params, rows), expected, rtol=1e-5, atol=1e-4)
 
 
@@ -109,12 +103,7 @@ def test_option_scores_equal_hf_and_row_scores(hf_and_params):
     rows = [(prompt, option) for prompt, options in examples for option in options]
     flat = np.concatenate(scores)
     np.testing.assert_allclose(flat, engine.score(params, rows), rtol=1e-5, atol=1e-4)
-    expected = []
-    for inputs, targets in rows:
-        tokens = [2, *inputs, *targets]
-        with torch.no_grad():
-            log_probs = torch.log_softmax(hf_model(torch.as_tensor([tokens])).logits[0].double(), -1)
-        expected.append(sum(float(log_probs[p - 1, tokens[p]]) for p in range(1 + len(inputs), len(tokens))))
+    expected = [hf_target_log_likelihood(hf_model, inputs, targets) for inputs, targets in rows]
     np.testing.assert_allclose(flat, expected, rtol=1e-5, atol=1e-4)
     assert [len(s) for s in scores] == [2, 4, 1, 3, 2]
     with pytest.raises(ValueError, match="example 0 needs 70 positions"):

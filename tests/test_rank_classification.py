@@ -10,7 +10,7 @@ import seqio
 import tensorflow as tf
 
 from eval_fixtures import register_option_tasks
-from hf_reference import random_hf_model, torch
+from hf_reference import hf_target_log_likelihood, random_hf_model
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary
 from optiml_jax.evaluation import metrics, postprocessors, preprocessors
@@ -20,6 +20,7 @@ from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
 from optiml_jax.partitioning import Partitioner
+from optiml_jax.trainer import param_shardings
 
 
 def _examples(**extra):
@@ -135,23 +136,12 @@ def test_example_index_is_global_across_hosts():
     assert {i for i, _ in seen} == set(range(100))
 
 
-def _hf_log_likelihood(hf_model, source_ids, target_ids):
-    tokens = [2, *source_ids, *target_ids]
-    with torch.no_grad():
-        logits = hf_model(torch.as_tensor([tokens])).logits[0].double()
-    log_probs = torch.log_softmax(logits, -1)
-    start = 1 + len(source_ids)  # position of the first target token
-    return float(sum(log_probs[p - 1, tokens[p]] for p in range(start, len(tokens))))
-
-
 def test_choices_and_scores_equal_hugging_face():
     config = get_config("tiny")
     hf_model, hf_params = random_hf_model(config, seed=3)
     model = DecoderOnlyModel(OPT(config))
     partitioner = Partitioner({"data": 2, "fsdp": 2, "tensor": 2})
-    axes = jax.eval_shape(lambda: model.get_initial_variables(jax.random.PRNGKey(0),
-                                                              {"decoder_input_tokens": (1, 8)}))["params_axes"]
-    params = jax.device_put(hf_params, partitioner.shardings(axes))
+    params = jax.device_put(hf_params, param_shardings(model, partitioner))
     engine = InferenceEngine(model, partitioner, batch_size=8)
     specs = register_option_tasks()
     outputs = {}
@@ -164,7 +154,7 @@ def test_choices_and_scores_equal_hugging_face():
         hf_correct = 0
         for example, record in zip(rendered, outputs[spec.name]):
             source = vocabulary.encode(example.source)
-            hf_scores = [_hf_log_likelihood(hf_model, source, vocabulary.encode(" " + option) + [2])
+            hf_scores = [hf_target_log_likelihood(hf_model, source, vocabulary.encode(" " + option) + [2])
                          for option in example.options]
             np.testing.assert_allclose(record["scores"], hf_scores, rtol=1e-5, atol=1e-4)
             assert record["chosen"] == int(np.argmax(hf_scores))

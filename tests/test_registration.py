@@ -1,6 +1,5 @@
 """Registration: idempotent, fast at 2,000 tasks, importable from anywhere, bad input reported."""
 
-import os
 import subprocess
 import sys
 import time
@@ -15,19 +14,15 @@ from optiml_jax.data.examples import DataFormatError, UnknownNameError
 from optiml_jax.data.formats.superni import EMPTY_OUTPUT_LIST
 from optiml_jax.data.pipeline import PackedBatchStream
 from optiml_jax.tasks import superni
-from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry
+from optiml_jax.tasks.catalog import CatalogEntry
+from optiml_jax.tasks.superni import superni_benchmark
 from optiml_jax.tasks.registration import register_catalogs
 
 
 def _catalog(folder, names, split="train"):
-    entries = tuple(CatalogEntry("superni", n, "Question Answering", "Question Answering", f"{n}_source", "train",
-                                 100, split, "fully_held_out" if split == "test" else "", "fixture") for n in names)
-
-    def data_file(entry):
-        path = os.path.join(str(folder), f"{entry.name}.json")
-        return path if os.path.exists(path) else None
-
-    return BenchmarkCatalog("superni", entries, "superni", data_file, 100)
+    entries = [CatalogEntry("superni", n, "Question Answering", "Question Answering", f"{n}_source", "train",
+                            100, split, "fully_held_out" if split == "test" else "", "fixture") for n in names]
+    return superni_benchmark(entries, tasks_dir=str(folder))
 
 
 def test_import_registers_tasks_and_mixtures_in_seqio_idempotently():

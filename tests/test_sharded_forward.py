@@ -54,3 +54,12 @@ def test_mesh_size_must_match_devices():
         assert "6 devices, but 8 are available" in str(error)
     else:
         raise AssertionError("a 6-device mesh on 8 devices must be refused")
+
+
+def test_unknown_mesh_axis_is_named():
+    try:
+        partitioning.Partitioner({"model": 2, "fsdp": -1})
+    except ValueError as error:
+        assert "Unknown mesh axes ['model']" in str(error)
+    else:
+        raise AssertionError("an unknown mesh axis must be refused")

@@ -40,10 +40,10 @@ def run_steps(mesh_shape, num_microbatches, factor="NUM_REAL_TARGET_TOKENS", ste
         optimizer = optax.sgd(schedule)
     partitioner = Partitioner(mesh_shape, devices=devices)
     _, shardings = state_shardings(model, optimizer, partitioner, SEQ)
-    state = init_train_state(model, optimizer, partitioner, SEQ, jax.random.PRNGKey(0))
+    state = init_train_state(model, optimizer, partitioner, shardings, SEQ, jax.random.PRNGKey(0))
     batch = packed_batch(np.random.RandomState(0), 8)
     step = jit_train_step(make_train_step(model, optimizer, schedule, num_microbatches),
-                          partitioner, shardings, tuple(batch))
+                          partitioner, shardings)
     losses = []
     batch = jax.device_put(batch, partitioner.batch_sharding())
     with partitioner.activate():

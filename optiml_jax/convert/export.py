@@ -11,7 +11,6 @@ rather than by layer (HF's index maps every tensor to its file, so the order doe
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +20,20 @@ from optiml_jax.checkpoints import (check_stored_params, config_dir, is_scanned,
 from optiml_jax.convert.hf import ConversionError, LeafGroup, TensorMapping, leaf_groups
 from optiml_jax.convert.report import ConversionSummary, progress_bar
 from optiml_jax.convert.sources import copy_tokenizer_files, numpy_dtype
+from optiml_jax.sizes import parse_bytes
 
 EXPORT_DTYPES = ("float32", "bfloat16", "float16")
 INDEX_FILE = "model.safetensors.index.json"
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B)?\s*$", re.IGNORECASE)
-_UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
 def parse_size(size: int | str) -> int:
     """`5GB` (10^9), `500MiB` (2^20), or a plain number of bytes (HF's `max_shard_size` syntax)."""
     if isinstance(size, int):
         return size
-    match = _SIZE.match(size)
-    if not match:
-        raise ConversionError(f"max_shard_size={size!r}; write e.g. 5GB, 500MB or 2GiB.")
-    unit = match.group(2).upper() if match.group(2) else None
-    return int(float(match.group(1)) * _UNITS[unit])
+    try:
+        return parse_bytes(size)
+    except ValueError as error:
+        raise ConversionError(f"max_shard_size: {error}") from None
 
 
 def _plan_shards(groups: list[LeafGroup], itemsize: int, max_bytes: int

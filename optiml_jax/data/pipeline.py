@@ -42,7 +42,6 @@ from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.packing import FittedExample, choose_row, fit_example, pack_rows
 from optiml_jax.data.sampling import MixtureSampler
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
-from optiml_jax.vocab import OPTVocabulary
 
 _STATE_FORMAT = 1
 _PREPARE_CHUNK = 256  # Stream positions rendered and tokenized together.
@@ -63,7 +62,6 @@ class PackedBatchStream:
         state: dict | None = None,
         lookahead: int = 128,
         cache_dir: str | None = None,
-        vocabulary: OPTVocabulary | None = None,
     ):
         if num_shards < 1 or not 0 <= shard_index < num_shards:
             raise ValueError(f"PackedBatchStream: shard_index {shard_index} is not in [0, num_shards={num_shards}).")
@@ -86,7 +84,8 @@ class PackedBatchStream:
         self._rows = slice(shard_index * rows_per_shard, (shard_index + 1) * rows_per_shard)
         self._sampler = MixtureSampler([s.name for s in self._specs], [r for _, r in mixture.rates], seed)
         self._store = ExampleStore(cache_dir)
-        self._vocabulary = vocabulary or default_vocabulary()
+        self._vocabulary = default_vocabulary()
+        self._data_fingerprint = self._fingerprint()  # once: the files a restore must find again
         self._readers: dict[int, TaskReader] = {}
         self._truncations: collections.Counter = collections.Counter()
         self._step = 0
@@ -107,7 +106,7 @@ class PackedBatchStream:
         """Renders, tokenizes and fits the examples at these stream positions."""
         tasks, uses = self._sampler.tasks_at(positions)
         by_task: dict[int, list[int]] = collections.defaultdict(list)
-        for slot, (task, use) in enumerate(zip(tasks.tolist(), uses.tolist())):
+        for slot, task in enumerate(tasks.tolist()):
             by_task[task].append(slot)
         pairs: list[tuple[str, str] | None] = [None] * len(positions)
         for task, slots in by_task.items():
@@ -123,7 +122,7 @@ class PackedBatchStream:
     def _top_up_pool(self) -> None:
         while len(self._pool) < self.lookahead:
             if not self._ready:
-                start = self._next_position + len(self._ready)
+                start = self._next_position
                 self._ready.extend(self._prepare(np.arange(start, start + _PREPARE_CHUNK)))
             self._pool.append(self._ready.popleft())
             self._next_position += 1
@@ -155,7 +154,7 @@ class PackedBatchStream:
         """
         digest = hashlib.sha256()
         for spec, (_, rate) in zip(self._specs, self._rates):
-            size = os.path.getsize(spec.path) if spec.path else -1
+            size = os.path.getsize(spec.path)
             digest.update(f"{spec.name}\t{rate!r}\t{size}\n".encode())
         return digest.hexdigest()[:16]
 
@@ -164,7 +163,7 @@ class PackedBatchStream:
         return {
             "format": _STATE_FORMAT,
             "mixture": self.mixture_name,
-            "fingerprint": self._fingerprint(),
+            "fingerprint": self._data_fingerprint,
             "numpy": np.__version__,  # sampling uses numpy's permutations
             "seed": self.seed,
             "batch_size": self.batch_size,

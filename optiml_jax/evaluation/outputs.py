@@ -2,7 +2,8 @@
 
     OUT/settings.json                  what the numbers depend on besides the model and the task
     OUT/task_results.jsonl             one `TaskResult` per (checkpoint, task), appended as each finishes
-    OUT/predictions/<step>/<task>.jsonl  per example: the generation or the option scores and choice
+    OUT/predictions/<model>/<checkpoint>/<task>.jsonl  per example: the generation or the option
+                                       scores and choice (<model>: the checkpoint's parent folder)
     OUT/results.json                   every task score and every aggregate (`write_results_json`)
 
 A rerun into the same folder skips the (checkpoint, task) pairs already in `task_results.jsonl`;
@@ -49,6 +50,7 @@ class ResultsDirectory:
             self.path.mkdir(parents=True, exist_ok=True)
             settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
         self._results = self._read()
+        self._done = {(r.checkpoint, r.task) for r in self._results}
 
     def _read(self) -> list[TaskResult]:
         path = self.path / TASK_RESULTS_FILE
@@ -66,13 +68,16 @@ class ResultsDirectory:
         return results
 
     def done(self, checkpoint: str, task: str) -> bool:
-        return any(r.checkpoint == checkpoint and r.task == task for r in self._results)
+        return (checkpoint, task) in self._done
 
     def add(self, result: TaskResult, predictions: Sequence[Mapping]) -> None:
         self._results.append(result)
+        self._done.add((result.checkpoint, result.task))
         if not self.primary:
             return
-        folder = self.path / "predictions" / (f"step_{result.step}" if result.step is not None else "model")
+        # Model folder and step folder: converted checkpoints are all `checkpoint_0`.
+        checkpoint = Path(result.checkpoint)
+        folder = self.path / "predictions" / _file_name(checkpoint.parent.name) / _file_name(checkpoint.name)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / f"{_file_name(result.task)}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in predictions)

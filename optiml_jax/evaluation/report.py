@@ -51,8 +51,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _checkpoint_label(checkpoint: Checkpoint) -> str:
-    return f"step {checkpoint[1]}" if checkpoint[1] is not None else Path(checkpoint[0]).name
+def _checkpoint_labels(checkpoints: Sequence[Checkpoint]) -> dict[str, str]:
+    """Path → "step N"; prefixed with the model folder when the checkpoints come from several."""
+    several_models = len({Path(path).parent for path, _ in checkpoints}) > 1
+    labels = {}
+    for path, step in checkpoints:
+        label = f"step {step}" if step is not None else Path(path).name
+        labels[path] = f"{Path(path).parent.name} {label}" if several_models else label
+    return labels
 
 
 def _coverage_section(coverage: Mapping) -> str:
@@ -94,9 +100,10 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
 
     header = ["checkpoint", *(LEVEL_NAMES[level] for level in LEVELS), "Average"]
     header += ["0+5 average"] if cells.combined else []
+    labels = _checkpoint_labels(checkpoints)
     rows = []
-    for path, step in checkpoints:
-        row = [_checkpoint_label((path, step))]
+    for path, _ in checkpoints:
+        row = [labels[path]]
         row += [cells.cell(path, "level", level=level) for level in LEVELS]
         row += [cells.cell(path, "average")]
         row += [cells.combined_cell(path, "average")] if cells.combined else []
@@ -104,7 +111,7 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
     out += ["## Summary per level\n", _table(header, rows)]
 
     last = checkpoints[-1][0]
-    out.append(f"## Levels, categories and tasks ({_checkpoint_label(checkpoints[-1])})\n")
+    out.append(f"## Levels, categories and tasks ({labels[checkpoints[-1][0]]})\n")
     rows = []
     task_records = [r for r in records if r["checkpoint"] == last and r["scope"] == "evaluation_task"]
     for level in LEVELS:
@@ -141,7 +148,7 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
         values = [f"{r.metrics[m]:.1f}" if m in r.metrics else "" for m in (EXACT_MATCH, ROUGE_L, ACCURACY)]
         notes = "; ".join(f"{reason}: {n}" for reason, n in sorted(r.skipped.items()))
         rows.append([r.task, r.benchmark, LEVEL_NAMES[r.level], r.category, r.shots, r.method, *values, r.n, notes])
-    out += [f"## Every task ({_checkpoint_label(checkpoints[-1])})\n",
+    out += [f"## Every task ({labels[checkpoints[-1][0]]})\n",
             _table(["task", "benchmark", "level", "category", "shots", "method", "EM", "ROUGE-L", "accuracy", "n",
                     "notes"], rows)]
     return "\n".join(out)
@@ -156,7 +163,8 @@ def write_plots(out_dir: Path, *, shots: Sequence[int], checkpoints: Sequence[Ch
     from matplotlib import pyplot as plt
 
     cells = _Cells(records, shots)
-    last, label = checkpoints[-1][0], _checkpoint_label(checkpoints[-1])
+    last = checkpoints[-1][0]
+    label = _checkpoint_labels(checkpoints)[last]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
 

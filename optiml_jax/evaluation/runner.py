@@ -33,11 +33,11 @@ from optiml_jax.data.task_reader import RenderedExample, TaskReader, default_voc
 from optiml_jax.evaluation import metrics as metrics_lib
 from optiml_jax.evaluation import postprocessors, preprocessors
 from optiml_jax.evaluation.inference import InferenceEngine
-from optiml_jax.tasks.catalog import ACCURACY, ROUGE_L
+from optiml_jax.evaluation.metrics import ACCURACY, ROUGE_L
+from optiml_jax.tasks.catalog import EVALUATION_SPLITS as SPLITS
 
 GENERATION = "generation"
 RANK_CLASSIFICATION = "rank_classification"
-SPLITS = {"dev": "validation", "test": "test"}  # OPT-IML split → registered task split.
 WAVE_BATCHES = 4  # Rows gathered across tasks before running the model, in batches.
 TRUNCATED = "prompts left-truncated to fit the context"
 
@@ -140,23 +140,23 @@ def _prepare(spec: TaskSpec, engine: InferenceEngine, store: ExampleStore, max_e
     preprocessors.check_options(spec, work.rendered)
     work.option_rows = list(preprocessors.option_rows(option_examples(work.rendered, range(count)))
                             .as_numpy_iterator())
-    # Tokenized as SeqIO's `tokenize` + `append_eos_after_trim` would: the postprocessor reads the
-    # target length (for length normalisation) from these features.
-    inputs = vocabulary.encode_batch([row["inputs"].decode() for row in work.option_rows])
+    # Targets tokenized as SeqIO's `tokenize` + `append_eos_after_trim` would: the postprocessor
+    # reads the target length (for length normalisation) from them. A row's inputs are its
+    # example's prompt, so each prompt is tokenized once, not once per option.
+    prompts = vocabulary.encode_batch([r.source for r in work.rendered])
     targets = vocabulary.encode_batch([row["targets"].decode() for row in work.option_rows])
-    for row, source, target in zip(work.option_rows, inputs, targets):
-        row["inputs"], row["targets"] = source, target + [engine.eos_id]
+    for row, target in zip(work.option_rows, targets):
+        row["targets"] = target + [engine.eos_id]
     truncated = 0
-    for _, group in itertools.groupby(work.option_rows, key=lambda row: int(row["idx"][0])):
-        group = list(group)  # One example's options, in option order; they share the prompt.
-        options = [row["targets"] for row in group]
+    for example, group in itertools.groupby(work.option_rows, key=lambda row: int(row["idx"][0])):
+        options = [row["targets"] for row in group]  # One example's options, in option order.
         keep = engine.max_length - max(len(option) for option in options)
         if keep <= 0:
-            raise ValueError(f"task {spec.name}: an option of example {int(group[0]['idx'][0])} alone has "
+            raise ValueError(f"task {spec.name}: an option of example {example} alone has "
                              f"{max(len(o) for o in options)} tokens, more than the model's "
                              f"{engine.max_length} positions.")
-        truncated += len(group[0]["inputs"]) > keep
-        work.score_examples.append((group[0]["inputs"][-keep:], options))
+        truncated += len(prompts[example]) > keep
+        work.score_examples.append((prompts[example][-keep:], options))
     _count(work.skipped, TRUNCATED, truncated)
     return work
 
