@@ -2,12 +2,22 @@
 
 Layout (what t5x HEAD's `OrbaxCheckpointManagerInterface` writes and restores):
 
-    MODEL_DIR/config.json               our `OPTConfig` as an HF config (rebuild / check the model)
+    MODEL_DIR/config.json               our `OPTConfig` as an HF config (rebuild / check the model);
+                                        a t5x MODEL_DIR has t5x's operative `config.gin` instead,
+                                        from which `load_config` reads the model's config
     MODEL_DIR/checkpoint_<step>/state/  `PyTreeCheckpointHandler(use_ocdbt=True)` holding
                                         {'target': params, 'state': {'step': step, ...}}
 
 Params are the `OPT` module's tree, either unscanned (`layers_0` … `layers_{n-1}`) or scanned (one
 `layers` subtree with a leading layer axis); `restore_params` converts between the two on read.
+
+Paths are `etils.epath` paths, so every function here takes local directories and `gs://` URIs
+alike (Orbax and TensorStore write the arrays through the same layer).
+
+Restoring for fine-tuning never fills a missing parameter with a fresh one: `restore_params`
+(the native trainer's INITIAL_CHECKPOINT_PATH, evaluation) checks every name and shape, and
+`require_complete_params` is the same guarantee as a t5x restore transformation (the t5x run files
+bind it next to `fallback_to_scratch`, which then only ever fills the optimizer state).
 
 Two writers produce the same checkpoint:
   * `save_params` hands a whole in-memory tree (numpy or sharded `jax.Array`s) to an Orbax
@@ -22,30 +32,38 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import uuid
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec
 from orbax.checkpoint import v1 as ocp_v1
 
+from optiml_jax import gin_static
 from optiml_jax.models.configs import OPTConfig
 
 CHECKPOINT_PREFIX = "checkpoint"  # t5x's step prefix: MODEL_DIR/checkpoint_<step>
 STATE_ITEM = "state"              # t5x's item name for the train state
 DATASET_ITEM = "dataset"          # t5x's item name for the input pipeline's position (JSON here)
 CONFIG_FILE = "config.json"
+GIN_CONFIG_FILE = "config.gin"    # t5x's (and our trainer's) operative gin config in MODEL_DIR
 _STEP_DIR = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)$")
 # Orbax's per-step metadata file; it names the handler that restores each item.
 _STEP_METADATA_FILE = "_CHECKPOINT_METADATA"
 
 LeafPath = tuple[str, ...]
+PathLike = str | os.PathLike
+
+
+def as_path(path: PathLike) -> epath.Path:
+    """A local path made absolute (Orbax requires it), or a URI such as `gs://bucket/dir` as is."""
+    path = epath.Path(path)
+    return path if "://" in os.fspath(path) else path.absolute()
 
 
 def _state_handler() -> ocp.PyTreeCheckpointHandler:
@@ -53,7 +71,7 @@ def _state_handler() -> ocp.PyTreeCheckpointHandler:
     return ocp.PyTreeCheckpointHandler(use_ocdbt=True)
 
 
-def checkpoint_manager(model_dir: str | os.PathLike,
+def checkpoint_manager(model_dir: PathLike,
                        options: ocp.CheckpointManagerOptions | None = None
                        ) -> ocp.CheckpointManager:
     """An Orbax manager for MODEL_DIR that saves and restores t5x-layout train states.
@@ -64,18 +82,18 @@ def checkpoint_manager(model_dir: str | os.PathLike,
     """
     options = dataclasses.replace(options or ocp.CheckpointManagerOptions(),
                                   step_prefix=CHECKPOINT_PREFIX)
-    return ocp.CheckpointManager(Path(model_dir).absolute(), options=options,
+    return ocp.CheckpointManager(as_path(model_dir), options=options,
                                  item_handlers={STATE_ITEM: _state_handler(),
                                                 DATASET_ITEM: ocp.JsonCheckpointHandler()})
 
 
-def step_dir(model_dir: str | os.PathLike, step: int) -> Path:
-    return Path(model_dir) / f"{CHECKPOINT_PREFIX}_{step}"
+def step_dir(model_dir: PathLike, step: int) -> epath.Path:
+    return epath.Path(model_dir) / f"{CHECKPOINT_PREFIX}_{step}"
 
 
-def step_dirs(model_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+def step_dirs(model_dir: PathLike) -> list[tuple[int, epath.Path]]:
     """`(step, checkpoint_<step> dir)` of every checkpoint in `model_dir`, by step."""
-    model_dir = Path(model_dir)
+    model_dir = epath.Path(model_dir)
     if not model_dir.is_dir():
         return []
     found = []
@@ -86,15 +104,16 @@ def step_dirs(model_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def step_of(directory: str | os.PathLike) -> int | None:
+def step_of(directory: PathLike) -> int | None:
     """The step in a `checkpoint_<step>` directory's name (None for any other name)."""
-    match = _STEP_DIR.match(Path(directory).name)
+    match = _STEP_DIR.match(epath.Path(directory).name)
     return int(match.group(1)) if match else None
 
 
-def resolve_step_dir(path: str | os.PathLike) -> Path:
-    """`path` itself if it is a `checkpoint_<step>` directory, else the latest step inside it."""
-    path = Path(path)
+def resolve_step_dir(path: PathLike) -> epath.Path:
+    """`path` itself if it is a `checkpoint_<step>` directory, else the latest step inside it
+    (absolute, as Orbax reads only absolute paths)."""
+    path = as_path(path)
     if (path / STATE_ITEM).is_dir():
         return path
     steps = step_dirs(path)
@@ -106,43 +125,69 @@ def resolve_step_dir(path: str | os.PathLike) -> Path:
 
 # --- config next to the checkpoint --------------------------------------------------------------
 
-def save_config(model_dir: str | os.PathLike, config: OPTConfig) -> Path:
+def save_config(model_dir: PathLike, config: OPTConfig) -> epath.Path:
     """Writes `config` as an HF-style `config.json` (`OPTConfig.to_hf_config()`) in MODEL_DIR."""
-    path = Path(model_dir) / CONFIG_FILE
+    path = epath.Path(model_dir) / CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config.to_hf_config(), indent=2, sort_keys=True) + "\n")
     return path
 
 
-def config_dir(path: str | os.PathLike) -> Path:
-    """The directory holding the checkpoint's `config.json` and tokenizer files.
+def config_dir(path: PathLike) -> epath.Path:
+    """The directory holding the checkpoint's `config.json` (or t5x's `config.gin`) and
+    tokenizer files.
 
     `path` is MODEL_DIR or one of its `checkpoint_<step>` directories.
     """
-    path = Path(path)
-    for directory in (path, path.parent):
-        if (directory / CONFIG_FILE).is_file():
-            return directory
-    raise FileNotFoundError(f"{path}: no {CONFIG_FILE} here or in its parent; it records which "
-                            f"model the checkpoint belongs to.")
+    path = epath.Path(path)
+    for name in (CONFIG_FILE, GIN_CONFIG_FILE):
+        for directory in (path, path.parent):
+            if (directory / name).is_file():
+                return directory
+    raise FileNotFoundError(f"{path}: no {CONFIG_FILE} (or t5x's {GIN_CONFIG_FILE}) here or in "
+                            f"its parent; it records which model the checkpoint belongs to. Write "
+                            f"one with optiml_jax.checkpoints.save_config.")
 
 
-def load_config(path: str | os.PathLike) -> OPTConfig:
-    """The `OPTConfig` saved in MODEL_DIR (or the MODEL_DIR of a `checkpoint_<step>` dir)."""
-    return OPTConfig.from_hf_config(json.loads((config_dir(path) / CONFIG_FILE).read_text()))
+def load_config(path: PathLike) -> OPTConfig:
+    """The `OPTConfig` saved in MODEL_DIR (or the MODEL_DIR of a `checkpoint_<step>` dir): its
+    `config.json`, else the model that the operative `config.gin` of a t5x run builds."""
+    directory = config_dir(path)
+    if (directory / CONFIG_FILE).is_file():
+        return OPTConfig.from_hf_config(json.loads((directory / CONFIG_FILE).read_text()))
+    return config_from_gin(directory / GIN_CONFIG_FILE)
 
 
-def check_config(path: str | os.PathLike, expected: OPTConfig) -> None:
+def config_from_gin(path: PathLike) -> OPTConfig:
+    """The `OPTConfig` that a gin config builds through `optiml_jax.models.configs.get_config`
+    (as every file in gin/models/ does), read without importing t5x."""
+    from optiml_jax.models.configs import get_config
+
+    path = epath.Path(path)
+    config = gin_static.parse_files([path], search_paths=[path.parent])
+    try:
+        name = config.value("get_config", "name")
+    except KeyError as error:
+        raise ValueError(f"{path}: cannot tell the model ({error.args[0]}); the model must be "
+                         f"built with optiml_jax.models.configs.get_config, as gin/models/*.gin "
+                         f"do, or MODEL_DIR needs a {CONFIG_FILE}.") from None
+    overrides = {arg: config.value(selector, arg, scope)
+                 for scope, selector, arg in config.bindings
+                 if arg and arg != "name" and gin_static.matches(selector, "get_config")}
+    return get_config(name, **overrides)
+
+
+def check_config(path: PathLike, expected: OPTConfig) -> None:
     """Raises if the config saved with the checkpoint at `path` is not `expected` (no-op when
     the checkpoint has no config.json; shapes are then checked on restore)."""
     try:
         saved = load_config(path)
     except FileNotFoundError:
         return
-    _check_config(saved, expected, Path(path))
+    _check_config(saved, expected, epath.Path(path))
 
 
-def _check_config(saved: OPTConfig, expected: OPTConfig, where: Path) -> None:
+def _check_config(saved: OPTConfig, expected: OPTConfig, where: epath.Path) -> None:
     saved_fields, expected_fields = saved.to_hf_config(), expected.to_hf_config()
     differing = {k: (saved_fields[k], expected_fields[k]) for k in saved_fields
                  if saved_fields[k] != expected_fields[k]}
@@ -191,13 +236,12 @@ def _to_stored_sharding(sharding: Any, *, stored_scanned: bool) -> Any:
 
 # --- writing --------------------------------------------------------------------------------------
 
-def save_params(model_dir: str | os.PathLike, params: Mapping[str, Any], *, step: int = 0) -> Path:
+def save_params(model_dir: PathLike, params: Mapping[str, Any], *, step: int = 0) -> epath.Path:
     """Writes a params-only t5x checkpoint `{'target': params, 'state': {'step': step}}`.
 
     Leaves may be numpy arrays or (sharded) `jax.Array`s; Orbax writes each shard from its host.
-    A params-only checkpoint starts fine-tuning in t5x with
-    `RestoreCheckpointConfig.assignment_map = ((r'state/param_states.*', None),)` and
-    `fallback_to_scratch = True`.
+    A params-only checkpoint starts fine-tuning in t5x through the restore settings of
+    gin/finetune_from_params.gin (every param from here, the optimizer state from scratch).
     """
     manager = checkpoint_manager(model_dir)
     manager.save(step, args=ocp.args.Composite(**{
@@ -224,9 +268,8 @@ class StreamingParamsWriter:
     (a converter); multi-host training saves go through `checkpoint_manager`.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, *, step: int = 0,
-                 batch_bytes: int = 256 * 2**20):
-        self.model_dir = Path(model_dir).absolute()
+    def __init__(self, model_dir: PathLike, *, step: int = 0, batch_bytes: int = 256 * 2**20):
+        self.model_dir = as_path(model_dir)
         self.step = step
         self.final_dir = step_dir(self.model_dir, step)
         if self.final_dir.exists():
@@ -267,7 +310,7 @@ class StreamingParamsWriter:
         self.bytes_written += self._pending_bytes
         self._pending, self._pending_bytes = {}, 0
 
-    def close(self) -> Path:
+    def close(self) -> epath.Path:
         """Finishes the checkpoint and returns its `checkpoint_<step>` directory."""
         self.flush()
         if not self._written:
@@ -282,11 +325,12 @@ class StreamingParamsWriter:
         metadata["item_handlers"] = {STATE_ITEM: _state_handler().typestr()}
         metadata_file.write_text(json.dumps(metadata))
         self._target.rename(self.final_dir)
-        shutil.rmtree(self._staging)
+        self._staging.rmtree()
         return self.final_dir
 
     def abort(self) -> None:
-        shutil.rmtree(self._staging, ignore_errors=True)
+        if self._staging.exists():
+            self._staging.rmtree()
 
     def __enter__(self) -> "StreamingParamsWriter":
         return self
@@ -298,8 +342,7 @@ class StreamingParamsWriter:
 
 # --- reading --------------------------------------------------------------------------------------
 
-def stored_param_shapes(path: str | os.PathLike
-                        ) -> dict[LeafPath, tuple[tuple[int, ...], np.dtype]]:
+def stored_param_shapes(path: PathLike) -> dict[LeafPath, tuple[tuple[int, ...], np.dtype]]:
     """`{leaf path: (shape, dtype)}` of the params in a checkpoint, read from metadata only."""
     state_dir = resolve_step_dir(path) / STATE_ITEM
     tree = _state_handler().metadata(state_dir).tree
@@ -309,7 +352,7 @@ def stored_param_shapes(path: str | os.PathLike
             for p, m in traverse_util.flatten_dict(tree["target"]).items()}
 
 
-def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath]) -> dict[LeafPath, np.ndarray]:
+def read_leaves(path: PathLike, leaves: Iterable[LeafPath]) -> dict[LeafPath, np.ndarray]:
     """Reads only the named params (host numpy arrays), e.g. to stream a checkpoint out."""
     state_dir = resolve_step_dir(path) / STATE_ITEM
     leaves = list(leaves)
@@ -323,7 +366,7 @@ def read_leaves(path: str | os.PathLike, leaves: Iterable[LeafPath]) -> dict[Lea
     return {p: flat[p] for p in leaves}
 
 
-def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any = None,
+def restore_params(path: PathLike, *, dtype: Any = None, shardings: Any = None,
                    scan_layers: bool | None = None, config: OPTConfig | None = None) -> dict:
     """The params of a t5x checkpoint (MODEL_DIR → latest step, or a `checkpoint_<step>` dir).
 
@@ -371,19 +414,74 @@ def restore_params(path: str | os.PathLike, *, dtype: Any = None, shardings: Any
     return traverse_util.unflatten_dict(params)
 
 
-def check_stored_params(directory: Path, stored: Mapping, config: OPTConfig) -> None:
+def check_stored_params(directory: PathLike, stored: Mapping, config: OPTConfig) -> None:
     """Raises unless the params stored at `directory` (`stored_param_shapes`) are `config`'s:
     every leaf name and shape, in the stored layout."""
     expected = expected_param_shapes(config, is_scanned(stored))
     missing = sorted("/".join(p) for p in expected.keys() - stored.keys())
+    if missing:
+        raise MissingParamsError(missing, ["/".join(p) for p in stored], where=str(directory))
     unexpected = sorted("/".join(p) for p in stored.keys() - expected.keys())
-    if missing or unexpected:
-        raise ValueError(f"{directory}: params do not match the config (missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}).")
+    if unexpected:
+        raise ValueError(f"{directory}: the checkpoint holds params this model does not have: "
+                         f"{_listing(unexpected)}. Was it converted from another model?")
     for leaf, shape in expected.items():
         if stored[leaf][0] != shape:
             raise ValueError(f"{directory}: param {'/'.join(leaf)} has shape {stored[leaf][0]}, "
                              f"the config expects {shape}; was it converted from another model?")
+
+
+def _listing(names: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+class MissingParamsError(ValueError):
+    """A model parameter the checkpoint does not hold: restoring would leave it random."""
+
+    def __init__(self, missing: Sequence[str], stored: Iterable[str], where: str):
+        self.missing = list(missing)
+        message = (f"{where}: {len(self.missing)} model parameter(s) are not in the checkpoint: "
+                   f"{_listing(self.missing)}. Restoring for fine-tuning takes every parameter "
+                   f"from the checkpoint and never initialises one from scratch.")
+        hint = _layout_hint(self.missing, list(stored))
+        super().__init__(f"{message} {hint}" if hint else message)
+
+
+def _layout_hint(missing: Sequence[str], stored: Sequence[str]) -> str:
+    """Says so when the checkpoint holds the other layer layout than the model's."""
+    def blocks(names, pattern):
+        return any(re.match(pattern, name) for name in names)
+
+    scanned, per_layer = r"^(target/)?layers/", r"^(target/)?layers_\d+/"
+    if blocks(missing, scanned) and blocks(stored, per_layer):
+        return ("The checkpoint holds the per-layer layout (layers_<i>), the model is "
+                "OPT(scan_layers=True): convert without --no-scan_layers (the default writes the "
+                "stacked layout), or set opt.OPT.scan_layers = False.")
+    if blocks(missing, per_layer) and blocks(stored, scanned):
+        return ("The checkpoint holds the stacked layout (layers), the model is "
+                "OPT(scan_layers=False): set opt.OPT.scan_layers = True, or restore with "
+                "optiml_jax.checkpoints.restore_params(..., scan_layers=False), which unstacks.")
+    return ""
+
+
+def require_complete_params(checkpoint_state: Mapping, model_state: Mapping, *,
+                            is_resuming: bool = False) -> Mapping:
+    """A t5x restore transformation (`RestoreCheckpointConfig.state_transformation_fns`):
+    raises `MissingParamsError` if any model parameter (`target/...`) is not in the checkpoint.
+
+    t5x calls it with the checkpoint's tree (after `assignment_map`) and the model's state dict.
+    With it, `fallback_to_scratch` can fill only the optimizer state: t5x would otherwise log
+    "Not restoring param=target/..." and train a freshly initialised parameter. Returns the
+    checkpoint tree unchanged, on a resumed run too (t5x passes `is_resuming`).
+    """
+    del is_resuming  # a resumed run's checkpoint must be complete as well
+    stored = traverse_util.flatten_dict(checkpoint_state, sep="/")
+    wanted = traverse_util.flatten_dict(model_state, sep="/")
+    missing = sorted(k for k in wanted if k.startswith("target/") and k not in stored)
+    if missing:
+        raise MissingParamsError(missing, stored, where="t5x restore")
+    return checkpoint_state
 
 
 def _stored_layout_shardings(wanted: Mapping[LeafPath, Any], stored: Mapping[LeafPath, Any],

@@ -51,7 +51,10 @@ def test_round_trip(tmp_path, config, file_format):
     summary = convert_hf(tmp_path / "hf", tmp_path / "t5x", progress=False)
     assert summary.num_params == config.num_params()
     assert (tmp_path / "t5x" / "checkpoint_0" / "state").is_dir()
-    params = restore_params(tmp_path / "t5x", config=config)
+    # The default layout is the stacked one of the gin model files; no scratch file stays.
+    assert ("layers", "fc1", "kernel") in stored_param_shapes(tmp_path / "t5x")
+    assert sorted(p.name for p in (tmp_path / "t5x").iterdir()) == ["checkpoint_0", "config.json"]
+    params = restore_params(tmp_path / "t5x", config=config, scan_layers=False)
     tokens = random_tokens(np.random.RandomState(1), (2, 24), config.vocab_size)
     diff = np.max(np.abs(our_logits(config, params, tokens) - hf_logits(model, tokens)))
     assert diff <= TOLERANCE, diff
@@ -68,7 +71,7 @@ def test_scanned_conversion_serves_a_scanned_model_and_exports_back(tmp_path):
     config = POST_LN_350M
     model, _ = random_hf_model(config)
     save_hf(model, tmp_path / "hf", "safetensors")
-    convert_hf(tmp_path / "hf", tmp_path / "t5x", scan_layers=True, progress=False)
+    convert_hf(tmp_path / "hf", tmp_path / "t5x", progress=False)
     shapes = stored_param_shapes(tmp_path / "t5x")
     assert shapes[("layers", "fc1", "kernel")][0] == (config.num_layers, 64, 256)
     params = restore_params(tmp_path / "t5x", config=config)
@@ -90,10 +93,11 @@ def test_bfloat16_casts_on_the_way_in_and_out(tmp_path):
     config = POST_LN_350M
     model, params = random_hf_model(config)
     save_hf(model, tmp_path / "hf", "bin")
-    convert_hf(tmp_path / "hf", tmp_path / "t5x", dtype="bfloat16", progress=False)
+    convert_hf(tmp_path / "hf", tmp_path / "t5x", dtype="bfloat16", scan_layers=False,
+               progress=False)
     assert {dtype for _, dtype in stored_param_shapes(tmp_path / "t5x").values()} == \
         {np.dtype(ml_dtypes.bfloat16)}
-    restored = restore_params(tmp_path / "t5x")
+    restored = restore_params(tmp_path / "t5x")  # the per-layer layout, as written
     np.testing.assert_array_equal(restored["layers_1"]["fc2"]["kernel"],
                                   params["layers_1"]["fc2"]["kernel"].astype(ml_dtypes.bfloat16))
 

@@ -2,12 +2,14 @@
 
 Python API (the CLI `python -m optiml_jax.convert {hf,metaseq,export-hf}` calls the same):
 
-    convert_hf(src, dest, dtype=..., scan_layers=...)        HF directory → DEST/checkpoint_0
+    convert_hf(src, dest, dtype=..., scan_layers=True)       HF directory → DEST/checkpoint_0
     convert_metaseq(src, dest, config, dtype=..., ...)        metaseq model-parallel parts → same
     export_hf(src, dest, dtype=..., max_shard_size=...)       t5x checkpoint → HF safetensors dir
     load_hf(src, dtype=...)                                   HF directory → (OPTConfig, params)
 
-Restore a converted checkpoint with `optiml_jax.checkpoints.restore_params`.
+The default layout is the stacked one that every gin/models/ file sets (`scan_layers = True`), so
+t5x restores it as written; `scan_layers=False` writes `layers_<i>` (see `importer`). Restore a
+converted checkpoint with `optiml_jax.checkpoints.restore_params`, which converts between the two.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _hf_config(src: str | Path) -> OPTConfig:
 
 
 def convert_hf(src: str | Path, dest: str | Path, *, dtype: str = "float32",
-               scan_layers: bool = False, progress: bool = True) -> ConversionSummary:
+               scan_layers: bool = True, progress: bool = True) -> ConversionSummary:
     """An HF OPT directory (config.json + safetensors or .bin, sharded or not) → DEST."""
     config = _hf_config(src)
     return write_checkpoint(HFCheckpoint(src), config, dest, dtype=dtype, scan_layers=scan_layers,
@@ -45,7 +47,7 @@ def convert_hf(src: str | Path, dest: str | Path, *, dtype: str = "float32",
 
 
 def convert_metaseq(src: str | Path, dest: str | Path, config: str | OPTConfig, *,
-                    dtype: str = "float32", scan_layers: bool = False,
+                    dtype: str = "float32", scan_layers: bool = True,
                     tokenizer_dir: str | Path | None = None,
                     progress: bool = True) -> ConversionSummary:
     """metaseq model-parallel part files (a directory or one file) → DEST.

@@ -22,11 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"dtype of the written weights (default: {default or 'as stored'})")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    def scan_layers_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--scan_layers", action=argparse.BooleanOptionalAction, default=True,
+                         help="the stacked `layers` layout of OPT(scan_layers=True), which every "
+                              "gin/models/ file uses (default); --no-scan_layers writes "
+                              "layers_<i> and needs no scratch disk")
+
     hf = commands.add_parser("hf", help="HF directory (config.json + safetensors or .bin shards)")
     hf.add_argument("--src", required=True, help="HF checkpoint directory")
     common(hf, IMPORT_DTYPES, "float32")
-    hf.add_argument("--scan_layers", action="store_true",
-                    help="write the stacked `layers` layout of OPT(scan_layers=True)")
+    scan_layers_option(hf)
 
     metaseq = commands.add_parser("metaseq", help="metaseq model-parallel part files")
     metaseq.add_argument("--src", required=True,
@@ -35,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="preset (opt-125m … opt-175b) or path to an HF config.json")
     metaseq.add_argument("--tokenizer_dir", help="directory with vocab.json and merges.txt to copy")
     common(metaseq, IMPORT_DTYPES, "float32")
-    metaseq.add_argument("--scan_layers", action="store_true",
-                         help="write the stacked `layers` layout of OPT(scan_layers=True)")
+    scan_layers_option(metaseq)
 
     export = commands.add_parser("export-hf", help="t5x checkpoint → HF safetensors directory")
     export.add_argument("--src", required=True,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
-import shutil
 from pathlib import Path
 from typing import Protocol
 
 import ml_dtypes
 import numpy as np
+from etils import epath
 
 from optiml_jax.convert.hf import ConversionError
 
@@ -224,11 +225,13 @@ def read_hf_config(directory: str | Path) -> dict:
         raise ConversionError(f"{path}: not valid JSON ({e}).") from None
 
 
-def copy_tokenizer_files(source_dir: str | Path, dest_dir: str | Path) -> list[Path]:
-    """Copies whichever tokenizer files exist in `source_dir`; returns the copies."""
+def copy_tokenizer_files(source_dir: str | os.PathLike, dest_dir: str | os.PathLike
+                         ) -> list[epath.Path]:
+    """Copies whichever tokenizer files exist in `source_dir` (either may be a `gs://` URI);
+    returns the copies."""
     copied = []
     for name in TOKENIZER_FILES:
-        source = Path(source_dir) / name
+        source = epath.Path(source_dir) / name
         if source.is_file():
-            copied.append(Path(shutil.copyfile(source, Path(dest_dir) / name)))
+            copied.append(source.copy(epath.Path(dest_dir) / name, overwrite=True))
     return copied
