@@ -2,8 +2,8 @@
 
 TensorBoard files are written with tensorboard's own event writer (no TensorFlow needed).
 `metrics.jsonl` keeps every step's scalars exactly (floats round-trip through JSON), which is
-what resume tests compare; on resume, lines after the restored step are dropped so the log reads
-as one run.
+what resume tests compare; on resume, lines after the restored step (and a line torn by a killed
+process) are dropped so the log reads as one run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from etils import epath
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tqdm import tqdm
@@ -41,12 +42,12 @@ class MetricsWriter:
         self.enabled = enabled
         if not enabled:
             return
-        log_dir = Path(log_dir)
+        log_dir = epath.Path(log_dir)  # a local directory or a gs:// URI
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / METRICS_FILE
         if truncate_after_step is not None and path.exists():
-            kept = [line for line in path.read_text().splitlines()
-                    if line and json.loads(line)["step"] <= truncate_after_step]
+            kept = [line for line in _complete_lines(path)
+                    if json.loads(line)["step"] <= truncate_after_step]
             path.write_text("".join(line + "\n" for line in kept))
         self._jsonl = path.open("a")
         self._events = EventFileWriter(str(log_dir))
@@ -67,9 +68,18 @@ class MetricsWriter:
             self._events.close()
 
 
+def _complete_lines(path: Path) -> list[str]:
+    """The file's lines without a torn last one (a process killed while writing it)."""
+    text = path.read_text()
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines.pop()
+    return [line for line in lines if line]
+
+
 def read_metrics(log_dir: str | Path) -> list[dict]:
     """Every logged step of a run (`model_dir/train`), in order."""
-    path = Path(log_dir) / METRICS_FILE
+    path = epath.Path(log_dir) / METRICS_FILE
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 

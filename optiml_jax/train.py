@@ -13,12 +13,19 @@ What one run does:
   * logs loss, token accuracy, LR, grad norm, tokens/s and MFU to TensorBoard and
     `model_dir/train/metrics.jsonl`, with a progress bar;
   * saves asynchronously every `save.period` steps (keeping the last `save.keep`), on SIGTERM /
-    SIGINT (then exits cleanly), and at the end; stops at a non-finite loss, naming the step.
+    SIGINT (then exits cleanly), and at the end;
+  * stops at a non-finite loss or gradient norm, naming the step, before anything of that step
+    is saved (or skips such updates, with `optimizers.create_optimizer(max_skipped_updates=N)`);
+    a state with non-finite parameters is never saved;
+  * on resume, refuses changed optimizer / schedule settings and falls back past unusable
+    checkpoints (`optiml_jax.resume`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -26,19 +33,20 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 
-from optiml_jax import checkpoints, optimizers, summaries
+from optiml_jax import checkpoints, optimizers, resume, summaries
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.partitioning import Partitioner
-from optiml_jax.trainer import (TrainState, init_train_state, jit_train_step, make_train_step,
-                                per_device_bytes, state_shardings)
+from optiml_jax.trainer import (PARAMS_FINITE, TrainState, init_train_state, jit_train_step,
+                                make_train_step, per_device_bytes, state_shardings)
 
 log = logging.getLogger("optiml_jax.train")
 
@@ -187,10 +195,13 @@ def train(*,
           train_eval_fn: Callable[[Any, int], Mapping[str, float]] | None = None,
           compile_only: bool = False,
           progress_bar: bool = True,
-          gin_config: str | None = None) -> TrainState | Any:
+          gin_config: str | None = None,
+          allow_changed_settings: Sequence[str] = ()) -> TrainState | Any:
     """Trains `model` for `total_steps` updates; returns the final state.
 
-    `gin_config` (the parsed gin config, passed by `main`) is written to `model_dir/config.gin`.
+    `gin_config` (the parsed gin config, passed by `main`) is written to `model_dir/config.gin`
+    and appended to `model_dir/config.gin.history`. `allow_changed_settings` names the settings
+    (`total_steps` or `TRAIN_STEPS`, ...) a resume may change (`optiml_jax.resume`).
 
     With `compile_only=True` nothing is read or initialised: the train step is lowered and
     compiled for the configured mesh from abstract shapes, and `(compiled executable, sizes)` is
@@ -227,19 +238,27 @@ def train(*,
             "batch_bytes": per_device_bytes(list(batch.values()), [batch_sharding] * len(batch)),
         }
 
-    model_dir = Path(model_dir)
+    model_dir = epath.Path(model_dir)  # a local directory or a gs:// URI
     is_primary = jax.process_index() == 0
     config = model.module.config
     manager = checkpoints.checkpoint_manager(model_dir, ocp.CheckpointManagerOptions(
         max_to_keep=checkpoint_cfg.save.keep, cleanup_tmp_directories=True,
         enable_async_checkpointing=checkpoint_cfg.save.async_save))
+    settings = resume.run_settings(optimizer_fn, total_steps=total_steps,
+                                   num_microbatches=num_microbatches, random_seed=random_seed)
+    changes = []
+    if manager.latest_step() is not None:  # before restoring: an optimizer change alters the tree
+        checkpoints.check_config(manager.directory, config)
+        changes = resume.check_settings(model_dir, settings, allow_changed_settings)
     state, stream_state = _initial_state(model, optimizer, partitioner, cfg, manager, abstract,
                                          shardings, checkpoint_cfg.restore, random_seed)
     start_step = int(state.step)
     if is_primary:
         checkpoints.save_config(model_dir, config)
-        if gin_config is not None:
-            (model_dir / "config.gin").write_text(gin_config)
+        resume.record_start(model_dir, settings, gin_config, start_step, changes)
+    for change in changes:
+        log.warning("resuming at step %d with a changed setting, as allowed: %s", start_step,
+                    change)
     if stream_state is not None and stream_state["step"] != start_step:
         raise ValueError(f"Checkpoint {start_step} holds the data stream of step "
                          f"{stream_state['step']}; the checkpoint is inconsistent.")
@@ -254,9 +273,10 @@ def train(*,
              dict(partitioner.mesh.shape))
 
     def save(step: int, force: bool = False):
-        manager.save(step, args=ocp.args.Composite(**{
-            checkpoints.STATE_ITEM: ocp.args.PyTreeSave(state.state_dict()),
-            checkpoints.DATASET_ITEM: ocp.args.JsonSave(stream_position)}), force=force)
+        with _failed_saves_named(model_dir):
+            manager.save(step, args=ocp.args.Composite(**{
+                checkpoints.STATE_ITEM: ocp.args.PyTreeSave(state.state_dict()),
+                checkpoints.DATASET_ITEM: ocp.args.JsonSave(stream_position)}), force=force)
 
     bar = summaries.ProgressBar(start_step, total_steps, enabled=progress_bar and is_primary)
     step = start_step
@@ -271,11 +291,18 @@ def train(*,
             batch = (_global_batch(next(stream), partitioner, cfg) if step < total_steps
                      else None)
             metrics = jax.device_get(metrics)
-            if not math.isfinite(float(metrics["loss"])):
-                manager.wait_until_finished()
-                raise FloatingPointError(
-                    f"Non-finite loss ({float(metrics['loss'])}) at step {step}; stopping. The "
-                    f"last good checkpoint is step {manager.latest_step()} in {model_dir}.")
+            params_finite = bool(metrics.pop(PARAMS_FINITE))
+            problem = _non_finite_update(metrics)
+            if problem and params_finite and "skipped_updates" in metrics:
+                log.warning("%s at step %d: update skipped (%d in a row, %d in total)", problem,
+                            step, metrics["consecutive_skipped_updates"],
+                            metrics["skipped_updates"])
+            elif problem or not params_finite:
+                with _failed_saves_named(model_dir):
+                    manager.wait_until_finished()
+                raise FloatingPointError(_stop_message(
+                    problem or "Non-finite parameters after the update", step, metrics, settings,
+                    manager.latest_step(), model_dir))
             toc = time.perf_counter()
             tokens_per_s = cfg.batch_size * cfg.sequence_length / (toc - tic)
             tic = toc
@@ -287,6 +314,7 @@ def train(*,
             bar.update(step, scalars)
             paused = time.perf_counter()  # evaluation and saving are not training throughput
             if eval_period and train_eval_fn and step % eval_period == 0:
+                log.info("evaluating at step %d", step)
                 writer.write(step, {f"eval/{k}": float(v)
                                     for k, v in train_eval_fn(state.params, step).items()})
             if step % checkpoint_cfg.save.period == 0 or step == total_steps:
@@ -295,11 +323,13 @@ def train(*,
             if _any_process(preemption.signal is not None):
                 if manager.latest_step() != step:
                     save(step, force=True)
-                manager.wait_until_finished()
+                with _failed_saves_named(model_dir):
+                    manager.wait_until_finished()
                 log.warning("preemption (signal %s): saved step %d, exiting",
                             preemption.signal or "on another process", step)
                 break
-    manager.wait_until_finished()
+    with _failed_saves_named(model_dir):
+        manager.wait_until_finished()
     manager.close()
     writer.close()
     bar.close()
@@ -309,22 +339,78 @@ def train(*,
     return state
 
 
+def _non_finite_update(metrics: Mapping[str, float]) -> str | None:
+    """What is non-finite about a step's update (loss, then gradient norm), or None."""
+    loss, grad_norm = float(metrics["loss"]), float(metrics["grad_norm"])
+    if not math.isfinite(loss):
+        return f"Non-finite loss ({loss})"
+    if not math.isfinite(grad_norm):
+        return f"Non-finite gradients (grad_norm {grad_norm}) with a finite loss ({loss:.6g})"
+    return None
+
+
+def _stop_message(problem: str, step: int, metrics: Mapping[str, float],
+                  settings: Mapping[str, Any], last_good: int | None, model_dir: Path) -> str:
+    message = f"{problem} at step {step}; stopping. " + (
+        f"The last good checkpoint is step {last_good} in {model_dir}"
+        if last_good is not None else f"No checkpoint was saved yet in {model_dir}")
+    message += "; nothing after it is saved."
+    in_a_row = metrics.get("consecutive_skipped_updates")
+    if in_a_row is not None:
+        message += (f" This is non-finite update {int(in_a_row)} in a row, more than "
+                    f"max_skipped_updates={settings.get('max_skipped_updates')} skips, so "
+                    f"optax.apply_if_finite applied it.")
+    elif problem.startswith("Non-finite gradients"):
+        message += (" Updates with overflowing gradients (e.g. in bfloat16) can be skipped "
+                    "instead: set MAX_SKIPPED_UPDATES "
+                    "(optimizers.create_optimizer.max_skipped_updates).")
+    return message
+
+
+@contextlib.contextmanager
+def _failed_saves_named(model_dir: Path):
+    """Turns a failed checkpoint write into an error that says what it means and what to do.
+
+    Orbax reports an asynchronous save's failure at the next save or wait, with whatever the
+    file system raised (ENOSPC, EFBIG, permissions, ...).
+    """
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 (any write failure means the same here)
+        committed = [step for step, _ in checkpoints.step_dirs(model_dir)]
+        last = f"step {committed[-1]}" if committed else "none yet"
+        raise RuntimeError(
+            f"Writing a checkpoint in {model_dir} failed ({type(error).__name__}: "
+            f"{resume.shorten(str(error))}); the last complete checkpoint is {last}. Free disk "
+            f"space or fix the file system, then restart: the run resumes from the last "
+            f"complete checkpoint (the incomplete one is removed).") from error
+
+
 def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardings,
                    restore_cfg: RestoreCheckpointConfig, random_seed: int):
     """Resume from `model_dir`, else start from `restore_cfg.path`, else from scratch."""
     config = model.module.config
     latest = manager.latest_step()
     if latest is not None:
-        checkpoints.check_config(manager.directory, config)
         target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
                               abstract, shardings)
-        restored = manager.restore(latest, args=ocp.args.Composite(**{
-            checkpoints.STATE_ITEM: ocp.args.PyTreeRestore(
-                item=target.state_dict(),
-                restore_args=ocp.checkpoint_utils.construct_restore_args(target.state_dict())),
-            checkpoints.DATASET_ITEM: ocp.args.JsonRestore()}))
+
+        def restore(step: int):
+            return manager.restore(step, args=ocp.args.Composite(**{
+                checkpoints.STATE_ITEM: ocp.args.PyTreeRestore(
+                    item=target.state_dict(),
+                    restore_args=ocp.checkpoint_utils.construct_restore_args(target.state_dict())),
+                checkpoints.DATASET_ITEM: ocp.args.JsonRestore()}))
+
+        step, restored = resume.restore_newest_usable(
+            manager.all_steps(), functools.partial(checkpoints.step_dir, manager.directory),
+            restore, any_process=_any_process, move_unusable=jax.process_index() == 0)
+        if step != latest:  # newer ones were moved aside: every process must see that
+            if jax.process_count() > 1:
+                multihost_utils.sync_global_devices("optiml_jax.train: unusable checkpoints")
+            manager.reload()
         state = target.replace_from_state_dict(restored[checkpoints.STATE_ITEM])
-        log.info("resumed from %s", checkpoints.step_dir(manager.directory, latest))
+        log.info("resumed from %s", checkpoints.step_dir(manager.directory, step))
         return state, restored[checkpoints.DATASET_ITEM]
     rng = jax.random.PRNGKey(random_seed)
     params = None

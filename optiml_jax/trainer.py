@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import NamedSharding
 
+from optiml_jax import optimizers
 from optiml_jax.models import losses
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.partitioning import Partitioner
@@ -26,6 +27,7 @@ Batch = Mapping[str, jax.Array]
 # Metrics summed over microbatches; everything logged is derived from these.
 SUMMED_METRICS = ("loss", "cross_ent_loss_sum", "z_loss_sum", "correct_sum", "weight_sum",
                   "num_tokens", "num_examples")
+PARAMS_FINITE = "params_finite"  # step metric: True when every updated parameter is finite
 
 
 @flax.struct.dataclass
@@ -147,16 +149,27 @@ def make_train_step(model: DecoderOnlyModel, optimizer: optax.GradientTransforma
 
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        # Skipped updates do not advance the optimizer's schedule count.
+        skipped_before = optimizers.skipped_updates(state.opt_state)
+        schedule_count = state.step - (0 if skipped_before is None
+                                       else skipped_before.total_notfinite)
         metrics = {
             "loss": sums["loss"],
             "cross_ent_loss": sums["cross_ent_loss_sum"] / jnp.maximum(sums["weight_sum"], 1.0),
             "z_loss": sums["z_loss_sum"] / jnp.maximum(sums["weight_sum"], 1.0),
             "accuracy": sums["correct_sum"] / jnp.maximum(sums["weight_sum"], 1.0),
             "grad_norm": optax.tree.norm(grads),
-            "learning_rate": schedule(state.step),
+            "learning_rate": schedule(schedule_count),
             "target_tokens": sums["weight_sum"],
             "num_examples": sums["num_examples"],
+            # Read by the loop, not logged: a state with non-finite parameters is never saved.
+            PARAMS_FINITE: jnp.all(jnp.asarray([jnp.all(jnp.isfinite(leaf))
+                                                for leaf in jax.tree.leaves(params)])),
         }
+        skipped = optimizers.skipped_updates(opt_state)
+        if skipped is not None:
+            metrics["skipped_updates"] = skipped.total_notfinite
+            metrics["consecutive_skipped_updates"] = skipped.notfinite_count
         return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     return step

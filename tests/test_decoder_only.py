@@ -195,7 +195,8 @@ def test_sampling_with_several_decodes(hf_and_params):
     best, best_aux = model.predict_batch_with_aux(params, batch, jax.random.PRNGKey(0),
                                                   num_decodes=4, decoder_params=params_for)
     np.testing.assert_array_equal(best, tokens[:, -1])
-    np.testing.assert_allclose(best_aux["scores"], aux["scores"][:, -1])
+    # Eager and jitted runs of the same float32 sampling may round the summed score differently.
+    np.testing.assert_allclose(best_aux["scores"], aux["scores"][:, -1], rtol=1e-6)
 
 
 def test_prediction_needs_causal_attention_feature(hf_and_params):

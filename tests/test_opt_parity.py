@@ -1,4 +1,4 @@
-"""Our OPT equals HF `OPTForCausalLM` (fp32, max |Δlogit| ≤ 1e-4) in every layout we support."""
+"""Our OPT equals HF `OPTForCausalLM` (fp32, max |Δlogit| ≤ 1e-5) in every layout we support."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +9,7 @@ from hf_reference import hf_logits, random_hf_model, random_tokens
 from optiml_jax.models.configs import OPTConfig, get_config
 from optiml_jax.models.opt import OPT, scan_layer_params
 
-TOLERANCE = 1e-4
+TOLERANCE = 1e-5  # float32 logits, the bound README.md and docs/architecture.md state
 
 PRE_LN = get_config("tiny")  # real 50272-row vocabulary, 2 pre-LN layers
 POST_LN_PROJECTED = OPTConfig(vocab_size=512, hidden_size=64, num_layers=2, num_heads=4,
@@ -157,7 +157,7 @@ def test_scan_and_remat_do_not_change_logits():
                       ({"remat_policy": "full"}, params),
                       ({"scan_layers": True, "remat_policy": "dots"}, scanned)]:
         out = forward(config, p, tokens, module_kwargs=kwargs)
-        assert max_diff(out, base, str(kwargs)) <= 1e-5
+        assert max_diff(out, base, str(kwargs)) <= TOLERANCE
 
 
 def test_bfloat16_compute_keeps_float32_params_and_logits():

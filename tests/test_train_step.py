@@ -69,6 +69,18 @@ def test_microbatches_give_the_same_update(factor):
             np.testing.assert_allclose(a, b, atol=1e-7)
 
 
+def test_microbatches_on_a_sharded_8_device_mesh_give_the_same_update():
+    """data 2 x fsdp 2 x tensor 2: 2 microbatches of one row per data-parallel device = the whole
+    batch at once (dropout off and SGD, as above)."""
+    config = CONFIG.replace(dropout_rate=0.0)
+    mesh = {"data": 2, "fsdp": 2, "tensor": 2}
+    base_losses, base_params, _ = run_steps(mesh, 1, config=config, sgd=True)
+    losses, params, _ = run_steps(mesh, 2, config=config, sgd=True)
+    np.testing.assert_allclose(losses, base_losses, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(base_params)):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+
+
 def test_sharded_steps_equal_single_device_with_dropout():
     single, single_params, _ = run_steps({"data": 1}, 1, devices=jax.devices()[:1])
     sharded, sharded_params, metrics = run_steps({"data": 2, "fsdp": 2, "tensor": 2}, 1)
