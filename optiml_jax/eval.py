@@ -44,13 +44,13 @@ log = logging.getLogger("optiml_jax.eval")
 
 def checkpoint_steps(path: str | Path, all_steps: bool = False) -> list[tuple[str, int | None]]:
     """`(checkpoint_<step> dir, step)` to evaluate for one --checkpoint argument."""
-    path = Path(path)
+    path = checkpoints.as_path(path)  # a local directory or a gs:// URI
     if not path.exists():
         raise FileNotFoundError(f"--checkpoint {path}: no such directory.")
     latest = checkpoints.resolve_step_dir(path)  # Raises, naming the path, when there is none.
     if all_steps and latest != path:
-        return [(str(directory.absolute()), step) for step, directory in checkpoints.step_dirs(path)]
-    return [(str(latest.absolute()), checkpoints.step_of(latest))]
+        return [(str(directory), step) for step, directory in checkpoints.step_dirs(path)]
+    return [(str(latest), checkpoints.step_of(latest))]
 
 
 def load_params(checkpoint: str, model: DecoderOnlyModel, partitioner: Partitioner, dtype: str):
@@ -77,9 +77,14 @@ def _coverage(split: str, present: Sequence[TaskSpec], absent: Sequence[TaskSpec
     skipped = collections.Counter()
     for result in results:
         skipped.update(result.skipped)
+    # Subtasks left out at registration: templates without answer choices for a rank-classification
+    # task, templates that do not apply to every evaluation row (App. A.1).
+    excluded = {name: reason for name, (task_split, reason) in optiml_jax.tasks.REPORT.excluded_variants.items()
+                if task_split == split}
     return {"evaluated": sorted({f"{s.benchmark}:{s.source_name}" for s in present}),
             "absent": {b: sorted(names) for b, names in sorted(absent_tasks.items())},
             "benchmarks_without_data": dict(sorted(without_data.items())),
+            "excluded_subtasks": dict(sorted(excluded.items())),
             "skipped": dict(sorted(skipped.items()))}
 
 

@@ -1,10 +1,12 @@
 """Inspect the OPT-IML Bench.
 
     python -m optiml_jax.tasks stats [--mixture opt_iml_train] [--top 20] [--plot rates.png]
-        catalog counts per benchmark / split / level / category, what is absent locally, and the
-        mixture's rate table (per benchmark, per category, top tasks); --plot writes a bar chart.
-    python -m optiml_jax.tasks build-catalog [--output tasks/superni_catalog.tsv]
-        rebuilds the SuperNI catalog from $OPTIML_DATA_DIR (see optiml_jax.tasks.superni).
+        per benchmark: catalog tasks against the paper's Table 1 and how many are present locally;
+        counts per split / level / category, and the mixture's rate table (per benchmark, per
+        category, top tasks); --plot writes a bar chart.
+    python -m optiml_jax.tasks build-catalog --benchmark superni|promptsource|flan|reasoning|dialogue --output FILE
+        rebuilds a benchmark's catalog from its public files ($OPTIML_DATA_DIR and the settings of
+        docs/benchmark.md); tests check the checked-in files against a rebuild.
 """
 
 from __future__ import annotations
@@ -21,6 +23,32 @@ def _table(title: str, header: list[str], rows: list[list]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = [title] + ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
     return "\n".join(lines) + "\n"
+
+
+# Table 1's task counts, and why ours differ (docs/benchmark.md).
+PAPER_TASKS = {
+    "superni": (1613, ""),
+    "promptsource": (280, "one task per templates file (279 at the local commit), ANLI split into its 3 rounds; "
+                          "the paper used commit 0cc4b0c"),
+    "crossfit": (159, "no reader yet"),
+    "flan": (70, ""),
+    "exmix": (14, "no reader yet"),
+    "t5": (36, "no reader yet"),
+    "unifiedskg": (21, "no reader yet"),
+    "reasoning": (14, ""),
+    "dialogue": (None, "§4.7 ablation only, not part of Table 1"),
+}
+
+
+def benchmark_counts(entries, report) -> str:
+    catalogued = collections.Counter(e.benchmark for e in entries)
+    rows = []
+    for benchmark, (paper, note) in PAPER_TASKS.items():
+        present = report.present.get(benchmark, 0)
+        rows.append([benchmark, catalogued.get(benchmark, 0), "-" if paper is None else paper, present,
+                     note or ("" if catalogued.get(benchmark, 0) == paper else "see docs/benchmark.md")])
+    return _table("Tasks per benchmark: catalog vs the paper's Table 1, and present locally",
+                  ["benchmark", "catalog", "paper", "present", "difference"], rows)
 
 
 def catalog_summary(entries, report) -> str:
@@ -81,6 +109,40 @@ def plot_rates(per_category: dict[str, float], mixture_name: str, path: str) -> 
     figure.savefig(path, dpi=120)
 
 
+def _build_superni():
+    from optiml_jax.tasks import superni
+
+    return superni.build_catalog(paths.require_data_dir())
+
+
+def _build_promptsource():
+    from optiml_jax.tasks import promptsource
+
+    folder = paths.data_setting("OPTIML_PROMPTSOURCE_DIR", "promptsource", "templates")
+    if not folder:
+        raise SystemExit(f"Set {paths.DATA_DIR_ENV} or OPTIML_PROMPTSOURCE_DIR to find PromptSource's templates.")
+    return promptsource.build_catalog(folder)
+
+
+def _build_flan():
+    from optiml_jax.tasks import flan
+
+    return flan.build_catalog(flan.templates_file())
+
+
+def _build_code_table(module: str):
+    def build():
+        import importlib
+
+        return importlib.import_module(f"optiml_jax.tasks.{module}").build_catalog()
+
+    return build
+
+
+CATALOG_BUILDERS = {"superni": _build_superni, "promptsource": _build_promptsource, "flan": _build_flan,
+                    "reasoning": _build_code_table("reasoning"), "dialogue": _build_code_table("dialogue")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m optiml_jax.tasks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,20 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--mixture", default="opt_iml_train")
     stats.add_argument("--top", type=int, default=20, help="how many tasks the rate table lists")
     stats.add_argument("--plot", metavar="PNG", help="write a bar chart of the rate per category")
-    build = commands.add_parser("build-catalog", help="rebuild the SuperNI catalog from $OPTIML_DATA_DIR")
+    build = commands.add_parser("build-catalog", help="rebuild a benchmark's catalog from its public files")
+    build.add_argument("--benchmark", required=True, choices=sorted(CATALOG_BUILDERS))
     build.add_argument("--output", required=True)
     args = parser.parse_args(argv)
 
     import optiml_jax.tasks as bench
-    from optiml_jax.tasks import superni
     from optiml_jax.tasks.catalog import write_catalog
 
     if args.command == "build-catalog":
-        entries = superni.build_catalog(paths.require_data_dir())
+        entries = CATALOG_BUILDERS[args.benchmark]()
         write_catalog(args.output, entries)
-        print(f"wrote {len(entries)} SuperNI tasks to {args.output}")
+        print(f"wrote {len(entries)} {args.benchmark} tasks to {args.output}")
         return 0
-    print(catalog_summary(superni.load_catalog(), bench.REPORT))
+    catalogs = bench.benchmarks()
+    entries = [entry for catalog in catalogs for entry in catalog.entries]
+    print(benchmark_counts(entries, bench.REPORT))
+    for note in (note for catalog in catalogs for note in catalog.notes):
+        print(f"Local data: {note}")
+    print(catalog_summary(entries, bench.REPORT))
     table, per_category = rate_table(args.mixture, args.top)
     print(table)
     if args.plot:

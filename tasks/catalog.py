@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.resources
 from typing import Callable
 
 # Generation tasks are scored by ROUGE-L (and exact match), tasks with options by rank accuracy.
@@ -38,6 +39,7 @@ class CatalogEntry:
     split: str
     level: str  # "" unless split is dev or test.
     reason: str
+    prompts: int = 1  # Prompt templates the task is instantiated with (Table 1's "prompts per task").
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -45,8 +47,15 @@ class CatalogEntry:
         if (self.split in ("dev", "test")) != (self.level in LEVELS):
             raise ValueError(f"catalog entry {self.name}: split {self.split!r} with level {self.level!r}")
 
+    @property
+    def trains(self) -> bool:
+        """OPT-IML trains on it: a train task, or a fully supervised evaluation task (its training
+        instances; its evaluation instances are held out)."""
+        return self.split == "train" or self.level == FULLY_SUPERVISED
+
 
 _COLUMNS = [field.name for field in dataclasses.fields(CatalogEntry)]
+_INTEGER_COLUMNS = ("num_examples", "prompts")
 
 
 def write_catalog(path: str, entries: list[CatalogEntry]) -> None:
@@ -67,19 +76,80 @@ def read_catalog(path: str) -> list[CatalogEntry]:
         if len(row) != len(_COLUMNS):
             raise ValueError(f"{path}: line {line} has {len(row)} columns, expected {len(_COLUMNS)}")
         record = dict(zip(_COLUMNS, row))
-        entries.append(CatalogEntry(**{**record, "num_examples": int(record["num_examples"])}))
+        entries.append(CatalogEntry(**{**record, **{c: int(record[c]) for c in _INTEGER_COLUMNS}}))
     return entries
+
+
+def load_packaged_catalog(file_name: str) -> list[CatalogEntry]:
+    """A catalog file checked in under `tasks/` (no data files needed)."""
+    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / file_name) as path:
+        return read_catalog(str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """Where a task's examples are and how to read them: `READERS[reader](path, name, **args)`."""
+
+    reader: str
+    path: str
+    args: tuple[tuple[str, object], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One evaluation subtask of a task (a PromptSource or FLAN template; "" = the task as a whole):
+    extra reader arguments, and whether it can be scored with the task's metric (a template without
+    answer choices cannot be scored by rank classification)."""
+
+    name: str = ""
+    args: tuple[tuple[str, object], ...] = ()
+    has_options: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInputs:
+    """A task's local data: what it trains on and what it is evaluated on (None: absent here), and
+    its evaluation subtasks (and those left out, with why). When both are the same data, a fully supervised task's evaluation
+    instances are a held-out cut of it (`registry.HeldOutInstances`)."""
+
+    train: Location | None
+    evaluation: Location | None
+    variants: tuple[Variant, ...] = (Variant(),)
+    excluded: tuple[tuple[str, str], ...] = ()  # (variant, why) of subtasks left out, e.g. App. A.1.
+
+
+def file_per_task(reader: str, data_file: Callable[[CatalogEntry], str | None]) -> Callable[[CatalogEntry], TaskInputs]:
+    """Inputs of a benchmark whose task is one file that serves training and evaluation (SuperNI)."""
+
+    def inputs(entry: CatalogEntry) -> TaskInputs:
+        path = data_file(entry)
+        location = None if path is None else Location(reader, path)
+        return TaskInputs(location, location)
+
+    return inputs
+
+
+def first_instances(count: int | None) -> Callable[[CatalogEntry, int], int | None]:
+    """Evaluate on the first `count` instances of each subtask, whatever the number of subtasks."""
+    return lambda entry, variants: count
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkCatalog:
-    """A benchmark's catalog plus how to find and read its data locally."""
+    """A benchmark's catalog plus how to find and read its data locally.
+
+    `inputs(entry)` locates a task's data; `evaluation_instances(entry, number of subtasks)` caps
+    how many instances each evaluation subtask reads (None: all); `evaluation_metric` is the metric
+    of an evaluation task that no row of `levels` names (a row's own metric wins);
+    `in_default_mixtures=False` keeps a benchmark out of `opt_iml_train` / `opt_iml_max_train`
+    (dialogue, which the final models do not use, §4.7); `notes` are findings about the local
+    data that `stats` prints (e.g. files left out).
+    """
 
     benchmark: str
     entries: tuple[CatalogEntry, ...]
-    reader: str  # Key of optiml_jax.data.formats.READERS.
-    data_file: Callable[[CatalogEntry], str | None]  # The entry's local file, None when absent.
-    evaluation_instances: int | None  # Evaluate on the first N instances of a dev/test task.
-    # Metric of an evaluation task that no row of `levels` names (SuperNI's test tasks: Rouge-L,
-    # Table 12); a row's own metric wins.
+    inputs: Callable[[CatalogEntry], TaskInputs]
+    evaluation_instances: Callable[[CatalogEntry, int], int | None]
     evaluation_metric: str = ROUGE_L
+    in_default_mixtures: bool = True
+    notes: tuple[str, ...] = ()

@@ -12,25 +12,22 @@ Columns come from:
 - example count: `number_examples` in FLAN's NIv2 metadata (the full data's instance count);
 - OPT-IML category: the original category, except where Table 15 recategorizes a task
   (`CATEGORY_OVERRIDES`);
-- OPT-IML split and level, decided in this order (first match wins):
-  1. the SuperNI rows of Table 15 → dev, with the row's level;
-  2. official test tasks in a fully held-out test category (§5.4) → test, fully held out;
-  3. any other task in a fully held-out category (dev or test) → held out;
-  4. a task built from the data source of a fully or partially held-out evaluation task of any
-     benchmark (§2.3, footnote 4) → held out;
-  5. everything else → train (official test tasks included; docs/benchmark.md, decision D2).
+- OPT-IML split and level: the rules of `optiml_jax.tasks.splits` (Table 15 rows → dev; official
+  test tasks of the fully held-out test categories → test; held-out categories and data sources →
+  held out; the rest trains, official test tasks included: docs/benchmark.md, decision D2).
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.resources
 import json
 import os
 
 from optiml_jax.data import paths
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, BenchmarkCatalog, CatalogEntry, read_catalog
-from optiml_jax.tasks.levels import DEV_FULLY_HELD_OUT_CATEGORIES, EVALUATION_TASKS, TEST_FULLY_HELD_OUT_CATEGORIES
+from optiml_jax.tasks import splits
+from optiml_jax.tasks.catalog import (BenchmarkCatalog, CatalogEntry, file_per_task, first_instances,
+                                      load_packaged_catalog)
+from optiml_jax.tasks.levels import EVALUATION_TASKS, TEST_FULLY_HELD_OUT_CATEGORIES
 
 BENCHMARK = "superni"
 CATALOG_FILE = "superni_catalog.tsv"
@@ -99,32 +96,8 @@ def _category_and_source(task: str, tasks_dir: str, flan: dict) -> tuple[str, st
     raise ValueError(f"SuperNI task {task}: no task file, no FLAN collection row and no manual entry gives its category.")
 
 
-def _held_out_sources() -> dict[str, str]:
-    """Data source → the evaluation task that keeps it out of training."""
-    sources = {}
-    for task in EVALUATION_TASKS:
-        if task.level != FULLY_SUPERVISED:
-            for source in task.sources:
-                sources.setdefault(source, f"{task.split} task {task.name} ({task.benchmark})")
-    return sources
-
-
 def _is_test_task(official: str, category: str) -> bool:
     return official == "test" and category in TEST_FULLY_HELD_OUT_CATEGORIES
-
-
-def _assign(task: str, official: str, category: str, source: str, dev: dict, eval_sources: dict) -> tuple[str, str, str]:
-    """(OPT-IML split, level, reason) by the rules of the module docstring."""
-    if task in dev:
-        row = dev[task]
-        return "dev", row.level, f"Table 15: {row.name}"
-    if _is_test_task(official, category):
-        return "test", FULLY_HELD_OUT, f"§5.4: {category} is a fully held-out test category (Table 12)"
-    if category in DEV_FULLY_HELD_OUT_CATEGORIES | TEST_FULLY_HELD_OUT_CATEGORIES:
-        return "held_out", "", f"category {category} is fully held out"
-    if source in eval_sources:
-        return "held_out", "", f"§2.3: shares data source {source!r} with {eval_sources[source]}"
-    return "train", "", f"official {official} task in a category seen in training"
 
 
 def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEntry]:
@@ -134,7 +107,7 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     with open(os.path.join(data_dir, "superni", "meta", "niv2_metadata_from_flan.json"), encoding="utf-8") as f:
         counts = {name: int(record["number_examples"]) for name, record in json.load(f).items()}
     flan = _read_flan_collection(data_dir)
-    dev = {task: row for row in EVALUATION_TASKS if row.benchmark == BENCHMARK for task in row.superni_tasks}
+    dev = {task: row for row in EVALUATION_TASKS if row.benchmark == BENCHMARK for task in row.members}
     unknown = sorted(set(dev) - set(official))
     if unknown:
         raise ValueError(f"Table 15 SuperNI tasks missing from the official split lists: {unknown}")
@@ -142,30 +115,31 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     metadata.update({task: (metadata[task][0], source) for task, (source, _) in SOURCE_OVERRIDES.items()})
     categories = {task: CATEGORY_OVERRIDES.get(task, (category,))[0] for task, (category, _) in metadata.items()}
     # SuperNI's own test tasks hold their sources out of training too (footnote 4).
-    eval_sources = _held_out_sources()
+    eval_sources = splits.row_sources()
     for task in sorted(official):
         if _is_test_task(official[task], categories[task]) and task not in dev:
             eval_sources.setdefault(metadata[task][1], f"test task {task} (superni)")
     entries = []
     for task in sorted(official):
         original_category, source = metadata[task]
-        split, level, reason = _assign(task, official[task], categories[task], source, dev, eval_sources)
+        category, split, level, reason = splits.assign(
+            categories[task], source, dev.get(task), eval_sources,
+            superni_test_category=task not in dev and _is_test_task(official[task], categories[task]))
+        if split == "train":
+            reason = f"official {official[task]} task in a category seen in training"
         for overrides in (CATEGORY_OVERRIDES, SOURCE_OVERRIDES):
             if task in overrides:
                 reason += f"; {overrides[task][1]}"
         if flan_name(task) not in counts:
             raise ValueError(f"SuperNI task {task}: no number_examples in the FLAN NIv2 metadata")
-        entries.append(
-            CatalogEntry(BENCHMARK, task, categories[task], original_category, source, official[task],
-                         counts[flan_name(task)], split, level, reason)
-        )
+        entries.append(CatalogEntry(BENCHMARK, task, category, original_category,
+                                    source, official[task], counts[flan_name(task)], split, level, reason))
     return entries
 
 
 def load_catalog() -> list[CatalogEntry]:
     """The checked-in catalog (no data files needed)."""
-    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / CATALOG_FILE) as path:
-        return read_catalog(str(path))
+    return load_packaged_catalog(CATALOG_FILE)
 
 
 def superni_benchmark(entries: list[CatalogEntry] | None = None, tasks_dir: str | None = None) -> BenchmarkCatalog:
@@ -176,4 +150,5 @@ def superni_benchmark(entries: list[CatalogEntry] | None = None, tasks_dir: str 
         path = os.path.join(folder, f"{entry.name}.json") if folder else None
         return path if path and os.path.exists(path) else None
 
-    return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries), "superni", data_file, EVALUATION_INSTANCES)
+    return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries),
+                            file_per_task("superni", data_file), first_instances(EVALUATION_INSTANCES))

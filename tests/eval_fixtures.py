@@ -15,7 +15,8 @@ from optiml_jax.data.formats.superni import read_superni_task
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
-from optiml_jax.tasks.catalog import ACCURACY, FULLY_HELD_OUT, BenchmarkCatalog, CatalogEntry
+from optiml_jax.tasks.catalog import (ACCURACY, FULLY_HELD_OUT, BenchmarkCatalog, CatalogEntry, file_per_task,
+                                      first_instances)
 from optiml_jax.tasks.registration import register_catalogs, task_name
 
 LABEL_OPTIONS_READER = "superni_with_label_options"
@@ -45,7 +46,8 @@ def register_fixture_tasks(benchmark: str, names, *, reader: str, metric: str, f
         path = os.path.join(folder, f"{entry.name}.json")
         return path if os.path.exists(path) else None
 
-    catalog = BenchmarkCatalog(benchmark, entries, reader, data_file, 100, evaluation_metric=metric)
+    catalog = BenchmarkCatalog(benchmark, entries, file_per_task(reader, data_file), first_instances(100),
+                               evaluation_metric=metric)
     register_catalogs([catalog], namespace=f"{benchmark}_fixture", proportions=None)
     return [registry.get_task(task_name(entry, 0)) for entry in entries]
 
@@ -56,6 +58,17 @@ def register_option_tasks() -> list[registry.TaskSpec]:
 
 def tiny_model(**module_kwargs) -> DecoderOnlyModel:
     return DecoderOnlyModel(OPT(get_config("tiny"), **module_kwargs))
+
+
+def sharded_engine_and_params(seed: int, batch_size: int, max_new_tokens: int):
+    """A random tiny OPT on a data=2 x fsdp=4 mesh and an engine for it."""
+    from optiml_jax.evaluation.inference import InferenceEngine
+    from optiml_jax.partitioning import Partitioner
+
+    model, partitioner = tiny_model(), Partitioner({"data": 2, "fsdp": 4})
+    variables = model.get_initial_variables(jax.random.PRNGKey(seed), {"decoder_input_tokens": (1, 8)})
+    params = jax.device_put(variables["params"], partitioner.shardings(variables["params_axes"]))
+    return InferenceEngine(model, partitioner, batch_size=batch_size, max_new_tokens=max_new_tokens), params
 
 
 def save_tiny_checkpoint(model_dir, steps=(1,), seed: int = 0) -> str:

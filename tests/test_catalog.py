@@ -49,9 +49,9 @@ def test_dev_split_superni_rows_of_table_15():
     rows = [t for t in levels.DEV_SPLIT if t.benchmark == "superni"]
     assert [t.name for t in rows] == ["Winobias", "Bard Analogical Reasoning", "Cause-Effect", "COPA", "COPA CommonSense",
                                       "Glucose", "Jfleg", "Civil Comments", "Race"]
-    assert set(dev) == {task for row in rows for task in row.superni_tasks}
+    assert set(dev) == {task for row in rows for task in row.members}
     for row in rows:
-        for task in row.superni_tasks:
+        for task in row.members:
             assert (dev[task].category, dev[task].level) == (row.category, row.level), task
     assert collections.Counter(e.level for e in dev.values()) == {FULLY_HELD_OUT: 17, PARTIALLY_HELD_OUT: 8}
     assert dev["task1664_winobias_text_generation"].original_category == "Coreference Resolution"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from data_fixtures import real_data_dir
+from optiml_jax.data.formats.promptsource import NOT_APPLICABLE
 from optiml_jax.evaluation.runner import evaluation_tasks
 from optiml_jax.summaries import read_metrics
 
@@ -50,9 +51,13 @@ def test_trainer_checkpoints_to_results_report_and_plots(tmp_path):
         done = {r["task"]: r for r in results["tasks"] if r["step"] == step}
         assert set(done) == {spec.name for spec in present}
         assert all(r["n"] == 3 and r["split"] == "dev" for r in done.values())
+        assert {r["benchmark"] for r in done.values() if r["n"]} >= {"superni", "promptsource", "flan", "reasoning"}
+        assert {r["method"] for r in done.values() if r["n"]} == {"generation", "rank_classification"}
         scopes = {(r["scope"], r["shots"]) for r in results["scores"] if r["step"] == step}
         assert {("level", 0), ("level", 5), ("average", 0), ("average", "0+5")} <= scopes
-    assert set(results["coverage"]["absent"]["superni"]) == {s.source_name for s in absent}
+    absent_names = {(b, name) for b, names in results["coverage"]["absent"].items() for name in names}
+    assert absent_names == {(s.benchmark, s.source_name) for s in absent}
+    assert any(NOT_APPLICABLE in reason for reason in results["coverage"]["excluded_subtasks"].values())
     report = (out / "report.md").read_text()
     assert "## Summary per level" in report and "| step 1 |" in report and "| step 2 |" in report
     assert all(spec.name in report for spec in present)

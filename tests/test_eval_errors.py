@@ -34,7 +34,7 @@ def test_empty_task(engine_and_params, tmp_path):
     write_superni_task(tmp_path, "task90500_empty_fixture", [])
     specs = register_fixture_tasks("emptybench", ["task90500_empty_fixture"], reader="superni", metric=ROUGE_L,
                                    folder=str(tmp_path))
-    with pytest.raises(DataFormatError, match=r"task90500_empty_fixture.json: Instances: no usable instances"):
+    with pytest.raises(DataFormatError, match=r"task90500_empty_fixture.json: \(examples\): task \S+ has no usable examples"):
         evaluate_tasks(*engine_and_params, specs, progress=False)
 
 

@@ -42,9 +42,12 @@ def test_packed_batches_decode_back_to_the_original_examples(cache_dir):
         reader = TaskReader(registry.get_task(name), store)
         for example in reader.render(range(len(reader))):
             rendered[(example.source, example.target)] = name
+    sources_by_target = {}
+    for source, target in rendered:
+        sources_by_target.setdefault(target, []).append(source)
     stream = _stream(cache_dir)
-    matched = 0
-    for _ in range(3):
+    matched = truncated_seen = 0
+    for _ in range(6):
         for inputs, targets, weights in _segments(next(stream)):
             assert inputs[0] == 2 and targets[-1] == 2 and weights[-1] == 1
             source_ids = inputs[1:][weights[:-1] == 0]
@@ -52,12 +55,16 @@ def test_packed_batches_decode_back_to_the_original_examples(cache_dir):
             # Loss weights are 1 on exactly the target tokens: a contiguous suffix ending in EOS.
             assert (weights == 0).sum() == len(source_ids) and np.all(np.diff(weights) >= 0)
             source, target = vocabulary.decode(source_ids.tolist()), vocabulary.decode(target_ids.tolist())
-            assert (source, target.removeprefix(" ")) in rendered
-            assert encode_source_target(vocabulary, [(source, target.removeprefix(" "))]) == [
-                (source_ids.tolist(), target_ids.tolist())]
-            matched += 1
+            if (source, target.removeprefix(" ")) in rendered:
+                assert encode_source_target(vocabulary, [(source, target.removeprefix(" "))]) == [
+                    (source_ids.tolist(), target_ids.tolist())]
+                matched += 1
+            else:  # Left-truncated: the row keeps the end of an over-long prompt (P3's WikiHop).
+                full = [s for s in sources_by_target[target.removeprefix(" ")] if s.endswith(source.strip())]
+                assert full and all(len(vocabulary.encode(s)) > len(source_ids) for s in full), source[:80]
+                truncated_seen += 1
     truncated = sum(stream.report()["truncated_examples"].values())
-    assert matched > 50 and truncated == 0
+    assert matched > 50 and truncated == truncated_seen
 
 
 def test_stream_is_deterministic_and_efficient(cache_dir):

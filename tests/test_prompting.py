@@ -1,6 +1,7 @@
 """Prompt formatting: delimiters, the ':' rule, evaluation shots and MetaICL demonstrations."""
 
 import collections
+import re
 
 import pytest
 
@@ -85,5 +86,16 @@ def test_tasks_without_positive_examples_draw_demonstrations_from_unevaluated_in
     source = reader.render([0])[0].source
     assert source.count(DEMONSTRATION_SEPARATOR) == 2 and f"Input: {shown[0]}" in source
     assert "demonstrations missing" not in str(reader.skipped)
+
+
+
+def test_with_too_few_unevaluated_instances_each_example_draws_other_evaluated_examples(tmp_path):
     few = _reader_with_shots(tmp_path, shots=5, max_examples=8)  # Only instances 8 and 9 are left.
-    assert len(few.demonstrations) == 2 and list(few.skipped.values()) == [3]
+    assert few.demonstrations is None and not few.skipped
+    for index, rendered in enumerate(few.render(range(8))):
+        shown = [int(q) for q in re.findall(r"Input: question (\d+)", rendered.source)]
+        assert len(shown) == 6 and shown[-1] == index
+        assert len(set(shown[:-1])) == 5 and index not in shown[:-1] and max(shown) < 8
+    assert _reader_with_shots(tmp_path, 5, 8).render([3]) == few.render([3])  # Seeded per example.
+    two = _reader_with_shots(tmp_path, shots=5, max_examples=3)  # 7 left over: drawn once per task.
+    assert len(two.demonstrations) == 5

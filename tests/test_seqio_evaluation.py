@@ -1,28 +1,22 @@
 """Evaluation tasks under `seqio.Evaluator` (what t5x's train_eval / infer_eval run) give the same
 predictions, scores and metrics as our evaluator."""
 
-import jax
 import numpy as np
 import pytest
 import seqio
 
 from data_fixtures import real_data_dir
-from eval_fixtures import register_option_tasks, tiny_model
+from eval_fixtures import register_option_tasks, sharded_engine_and_params
 from optiml_jax.data import registry
-from optiml_jax.evaluation.inference import InferenceEngine
 from optiml_jax.evaluation.runner import evaluate_tasks
 from optiml_jax.evaluation.seqio_evaluation import seqio_model_fns
-from optiml_jax.partitioning import Partitioner
 
 GENERATION_TASK = "superni:task648_answer_generation:0shot"
 
 
 @pytest.fixture(scope="module")
 def engine_and_params():
-    model, partitioner = tiny_model(), Partitioner({"data": 2, "fsdp": 4})
-    variables = model.get_initial_variables(jax.random.PRNGKey(1), {"decoder_input_tokens": (1, 8)})
-    params = jax.device_put(variables["params"], partitioner.shardings(variables["params_axes"]))
-    return InferenceEngine(model, partitioner, batch_size=32, max_new_tokens=6), params
+    return sharded_engine_and_params(seed=1, batch_size=32, max_new_tokens=6)
 
 
 def _evaluate(name, **model_fns):

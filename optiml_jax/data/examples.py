@@ -13,11 +13,12 @@ import dataclasses
 
 
 class DataFormatError(ValueError):
-    """A data file does not follow its documented format; the message names file and field."""
+    """A data file does not follow its documented format; the message names the task (benchmark and
+    name, when the reader knows them), the file and the field or row."""
 
-    def __init__(self, path: str, field: str, problem: str):
-        self.path, self.field, self.problem = path, field, problem
-        super().__init__(f"{path}: {field}: {problem}")
+    def __init__(self, path: str, field: str, problem: str, task: str = ""):
+        self.path, self.field, self.problem, self.task = path, field, problem, task
+        super().__init__(f"{task + ': ' if task else ''}{path}: {field}: {problem}")
 
 
 class UnknownNameError(KeyError):
@@ -34,24 +35,34 @@ class Example:
     `options`: the answer candidates of a classification instance (rank classification scores
     each one); None for tasks without them (SuperNI ships none). The correct options are those
     equal to a reference.
+    `row`: the dataset row the example was made from. Instance-templated benchmarks render one row
+    with several templates; held-out instances are cut by row, so no row is on both sides.
+    None means the example is its own row (`row_key` is then its id).
     """
 
     id: str
     input: str
     targets: tuple[str, ...]
     options: tuple[str, ...] | None = None
+    row: str | None = None
+
+    @property
+    def row_key(self) -> str:
+        return self.id if self.row is None else self.row
 
     def to_json(self) -> dict:
         record = {"id": self.id, "input": self.input, "targets": list(self.targets)}
         if self.options is not None:
             record["options"] = list(self.options)
+        if self.row is not None:
+            record["row"] = self.row
         return record
 
     @classmethod
     def from_json(cls, record: dict) -> "Example":
         options = record.get("options")
         return cls(record["id"], record["input"], tuple(record["targets"]),
-                   None if options is None else tuple(options))
+                   None if options is None else tuple(options), record.get("row"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,13 +75,23 @@ class Demonstration:
 
 @dataclasses.dataclass
 class TaskData:
-    """What a reader returns for one task file."""
+    """What a reader returns for one task.
+
+    `layout`: how `optiml_jax.data.prompting` lays out the prompt (one of its `LAYOUTS`): a task
+    instruction with `Input:` (SuperNI), an instruction sentence (Reasoning), an instance prompt
+    already rendered by a template (PromptSource, FLAN), or plain text with an empty source
+    (dialogue: the whole sequence is the target).
+    """
 
     name: str
     instruction: str
     demonstrations: tuple[Demonstration, ...]
     examples: list[Example]
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    layout: str = "superni"
+
+    def count_skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
 
     def header_json(self) -> dict:
         return {
@@ -79,4 +100,5 @@ class TaskData:
             "demonstrations": [[d.input, d.output] for d in self.demonstrations],
             "num_examples": len(self.examples),
             "skipped": self.skipped,
+            "layout": self.layout,
         }

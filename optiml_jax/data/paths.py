@@ -5,6 +5,13 @@
   `$OPTIML_DATA_DIR/superni/tasks` for the SuperNI task files.
 - `OPTIML_CACHE_DIR`: where parsed task files are cached (default `~/.cache/optiml_jax`).
 (`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.vocab`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
+
+Each other benchmark's data has a setting of its own that defaults to a folder of the data
+folder (`data_setting`); docs/benchmark.md lists them:
+`OPTIML_PROMPTSOURCE_DIR` (templates), `OPTIML_PROMPTSOURCE_ROWS_DIR` (dataset rows as JSONL),
+`OPTIML_P3_DIR`, `OPTIML_SUPERGLUE_DIR`, `OPTIML_FLAN_TEMPLATES`, `OPTIML_COT_DIR`,
+`OPTIML_GSM8K_TEST`, `OPTIML_DIALOGUE_DIR`; FLAN's TFDS datasets are read from TFDS's own
+`TFDS_DATA_DIR` (default `~/tensorflow_datasets`).
 """
 
 from __future__ import annotations
@@ -37,3 +44,15 @@ def superni_tasks_dir() -> str | None:
 
 def cache_dir() -> str:
     return os.environ.get(CACHE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "optiml_jax")
+
+
+def data_setting(env: str, *default: str) -> str | None:
+    """`$env` when set, else `$OPTIML_DATA_DIR/<default…>` (None without a data folder)."""
+    if os.environ.get(env):
+        return os.environ[env]
+    folder = data_dir()
+    return os.path.join(folder, *default) if folder and default else None
+
+
+def tfds_data_dir() -> str:
+    return os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")

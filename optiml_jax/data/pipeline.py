@@ -21,8 +21,9 @@ Guarantees:
   of all shards' rows is exactly the single-process batch, for any number of shards; the price is
   that each process tokenizes the whole global batch (measured by benchmarks/mixture_scale.py).
 - State is the step, the next stream position and the positions of the examples waiting in the
-  packing pool (`lookahead` integers): restoring re-reads only those examples.
-- Memory: tasks are opened lazily through the on-disk example store, which keeps 8 bytes per
+  packing pool (`lookahead` integers), plus the data fingerprint (9 characters per task):
+  restoring re-reads only those examples.
+- Memory: tasks are opened lazily through the on-disk example store, which keeps 16 bytes per
   example in RAM; no task's data stays in memory.
 
 Counts of truncated examples and of skipped input (per task) are in `report()`.
@@ -32,13 +33,12 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import os
 import warnings
 
 import numpy as np
 
 from optiml_jax.data import registry
-from optiml_jax.data.example_store import ExampleStore
+from optiml_jax.data.example_store import ExampleStore, data_files
 from optiml_jax.data.packing import FittedExample, choose_row, fit_example, pack_rows
 from optiml_jax.data.sampling import MixtureSampler
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
@@ -119,6 +119,17 @@ class PackedBatchStream:
             (int(p), fit_example(source, target, self.sequence_length)) for p, (source, target) in zip(positions, encoded)
         ]
 
+    def examples_at(self, positions) -> list[tuple[str, str]]:
+        """(task name, example id) at these stream positions: which data a run trains on, without
+        rendering or tokenizing anything (every position is a pure function of the mixture)."""
+        tasks, uses = self._sampler.tasks_at(np.asarray(positions, dtype=np.int64))
+        found = []
+        for task, use in zip(tasks.tolist(), uses.tolist()):
+            reader = self._reader(task)
+            example = reader.examples[self._sampler.example_index(task, use, len(reader))]
+            found.append((self._specs[task].name, example.id))
+        return found
+
     def _top_up_pool(self) -> None:
         while len(self._pool) < self.lookahead:
             if not self._ready:
@@ -147,19 +158,40 @@ class PackedBatchStream:
         return pack_rows(rows[self._rows], self.sequence_length)
 
     def _fingerprint(self) -> str:
-        """What the stream reads: tasks, rates and their data files' sizes.
+        """What the stream reads: one digest per task of the mixture, in order, of its name, rate
+        and the content of every file its reader reads (a prepared TFDS dataset: every file of
+        its folder), joined by "." (8 hex digits each).
 
         A restore with another fingerprint would silently continue on different data (files
-        added, removed or replaced since the state was saved), so it is refused.
+        added, removed, replaced or edited in place since the state was saved), so it is refused,
+        naming the tasks whose digest changed. Content, not size or modification time: an edit
+        that keeps the size (and even the timestamp) changes it, while the same data copied to
+        another host or restored from a backup keeps it.
         """
-        digest = hashlib.sha256()
+        digests = []
         for spec, (_, rate) in zip(self._specs, self._rates):
-            size = os.path.getsize(spec.path)
-            digest.update(f"{spec.name}\t{rate!r}\t{size}\n".encode())
-        return digest.hexdigest()[:16]
+            digest = hashlib.blake2b(f"{spec.name}\t{rate!r}\n".encode(), digest_size=4)
+            for path in data_files(spec.path, spec.reader_args):  # e.g. P3 files and templates too
+                with open(path, "rb") as f:
+                    hashlib.file_digest(f, lambda: digest)
+            digests.append(digest.hexdigest())
+        return ".".join(digests)
+
+    def _fingerprint_change(self, saved: str | None) -> str:
+        """Which of the mixture's data files differ from those a saved fingerprint describes."""
+        saved_digests = (saved or "").split(".")
+        digests = self._data_fingerprint.split(".")
+        if len(saved_digests) != len(digests):
+            return (f"the state describes {len(saved_digests)} task file(s), the mixture now has "
+                    f"{len(digests)} (tasks added or removed, or a state from an older version)")
+        changed = [f"{spec.name} ({spec.path})" for spec, old, new
+                   in zip(self._specs, saved_digests, digests) if old != new]
+        return (f"{len(changed)} task file(s) or rates differ from what the state was saved "
+                f"with: {', '.join(changed[:5])}{', …' if len(changed) > 5 else ''}")
 
     def state(self) -> dict:
-        """Everything needed to continue exactly here (JSON-serialisable, ~lookahead integers)."""
+        """Everything needed to continue exactly here (JSON-serialisable: ~lookahead integers and the
+        data fingerprint)."""
         return {
             "format": _STATE_FORMAT,
             "mixture": self.mixture_name,
@@ -179,9 +211,13 @@ class PackedBatchStream:
         expected = {k: v for k, v in self.state().items() if k not in position}
         mismatched = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
         if mismatched:
-            why = (" (the mixture's tasks, rates or data files changed since it was saved)"
-                   if "fingerprint" in mismatched else "")
-            raise ValueError(f"PackedBatchStream.restore: state was saved with different settings{why} (saved, now): {mismatched}")
+            why = ""
+            if "fingerprint" in mismatched:
+                why = (f" (the mixture's tasks, rates or data files changed since it was saved: "
+                       f"{self._fingerprint_change(state.get('fingerprint'))})")
+                del mismatched["fingerprint"]  # named above, far too long to print
+            others = f" (saved, now): {mismatched}" if mismatched else ""
+            raise ValueError(f"PackedBatchStream.restore: state was saved with different settings{why}{others}")
         if state.get("numpy") != np.__version__:
             warnings.warn(f"PackedBatchStream.restore: state saved with numpy {state.get('numpy')}, running {np.__version__}; "
                           f"numpy does not promise identical random permutations across versions, so the resumed "

@@ -3,14 +3,19 @@
 This is the only prompt formatter; the SeqIO tasks and the packed stream both call
 `render_example`, so both paths see the same text for the same example.
 
-Format (paper §2.4, App. C; task-level instructions as in SuperNI):
+Layouts (paper §2.4, App. C, Table 6), chosen by the reader of each benchmark (`TaskData.layout`):
 
-    {instruction}
-    Input: {demonstration input}{delimiter} {demonstration output}      ← k times, each followed
-                                                                          by the separator "\\n\\n\\n"
-    Input: {input}{delimiter}
+    "superni" (task instruction):           "instruction" (Reasoning, keyword tasks):
+    {instruction}                           {instruction}
+    Input: {demo input}{delimiter} {demo output}   {demo input}{delimiter} {demo output}
+    Input: {input}{delimiter}               {input}{delimiter}
 
-and the target is the chosen reference. The delimiter is drawn per example from the paper's 8
+    "instance" (PromptSource, FLAN: the input is a template-rendered prompt; demonstrations come
+    before the example, §2.4):              "text" (dialogue, pre-training text):
+    {demo prompt}{delimiter} {demo output}  (empty source; the whole text is the target, Table 6)
+    {prompt}{delimiter}
+
+Each demonstration block is followed by the separator "\\n\\n\\n"; the target is the chosen reference. The delimiter is drawn per example from the paper's 8
 delimiters (footnote 5; its last, "\\output:", is read as "\\noutput:"), and is left out when the
 text before it already ends with ":" ("if the instructions do not end with a ':'"). The packer
 joins source and target with one space and ends the target with EOS.
@@ -30,6 +35,8 @@ import numpy as np
 
 from optiml_jax.data.examples import Demonstration, Example
 
+SUPERNI, INSTRUCTION, INSTANCE, TEXT = "superni", "instruction", "instance", "text"
+LAYOUTS = (SUPERNI, INSTRUCTION, INSTANCE, TEXT)
 DELIMITERS = ("\nAnswer:", " Answer:", "\nA:", " A:", "\nOutput:", " Output:", "\nanswer:", "\noutput:")
 DEMONSTRATION_SEPARATOR = "\n\n\n"  # MetaICL's [SEP], "three consecutive newline tokens" (§4.8).
 EVALUATION_SHOTS = (0, 2, 5)  # SuperNI evaluation (Table 12).
@@ -80,10 +87,17 @@ def _block(text: str, delimiter: str) -> str:
     return text if text.endswith(":") else text + delimiter
 
 
-def format_source(instruction: str, query: str, delimiter: str, demonstrations: Sequence[Demonstration] = ()) -> str:
-    shown = [f"Input: {_block(d.input, delimiter)} {d.output.strip()}" for d in demonstrations]
-    body = DEMONSTRATION_SEPARATOR.join(shown + [f"Input: {_block(query, delimiter)}"])
-    return f"{instruction.strip()}\n{body}"
+def format_source(instruction: str, query: str, delimiter: str, demonstrations: Sequence[Demonstration] = (),
+                  layout: str = SUPERNI) -> str:
+    """The prompt text of one example in `layout` (see the module docstring)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown prompt layout {layout!r}; layouts are {LAYOUTS}.")
+    if layout == TEXT:
+        return ""
+    prefix = "Input: " if layout == SUPERNI else ""
+    shown = [f"{prefix}{_block(d.input, delimiter)} {d.output.strip()}" for d in demonstrations]
+    body = DEMONSTRATION_SEPARATOR.join(shown + [f"{prefix}{_block(query, delimiter)}"])
+    return body if layout == INSTANCE else f"{instruction.strip()}\n{body}"
 
 
 def draw_demonstrations(task_name: str, seed: int, pool_size: int, num_shots: int,
@@ -102,29 +116,45 @@ def shortfall(config: PromptConfig, available_demonstrations: int) -> int:
     return max(0, config.num_shots - available_demonstrations)
 
 
+def _other_examples(rng: np.random.Generator, index: int, num_examples: int, count: int,
+                    fetch_examples: Callable[[Sequence[int]], list[Example]]) -> list[Demonstration]:
+    """`count` distinct examples other than `index`, each shown with its first reference."""
+    if count <= 0:
+        return []
+    others = rng.choice(num_examples - 1, size=count, replace=False)
+    others = [int(i) + (i >= index) for i in others]  # Skip the example itself.
+    return [Demonstration(e.input, e.targets[0]) for e in fetch_examples(others)]
+
+
 def render_example(
     task_name: str,
     instruction: str,
-    demonstrations: Sequence[Demonstration],
+    demonstrations: Sequence[Demonstration] | None,
     example: Example,
     index: int,
     num_examples: int,
     config: PromptConfig,
     fetch_examples: Callable[[Sequence[int]], list[Example]],
+    layout: str = SUPERNI,
 ) -> tuple[str, str]:
     """The (source, target) text of example `index` of a task with `num_examples` examples.
 
-    `fetch_examples(indices)` returns other examples of the same task; it is called only for
-    MetaICL demonstrations.
+    `demonstrations`: the evaluation demonstrations every example shows (the first
+    `config.num_shots`), or None to draw them per example from the task's other examples (for
+    tasks whose every instance is evaluated; docs/evaluation.md). `fetch_examples(indices)` returns
+    other examples of the same task, for those draws and for MetaICL.
     """
     rng = example_rng(config.seed, task_name, index)
     delimiter = DELIMITERS[int(rng.integers(len(DELIMITERS)))]
     target = example.targets[int(rng.integers(len(example.targets)))]
-    shown: Sequence[Demonstration] = demonstrations[: config.num_shots]
+    if demonstrations is None:
+        shown: Sequence[Demonstration] = _other_examples(rng, index, num_examples,
+                                                         min(config.num_shots, num_examples - 1), fetch_examples)
+    else:
+        shown = demonstrations[: config.num_shots]
     if config.metaicl is not None:
         k = min(int(rng.zipf(config.metaicl.zipf_a)) - 1, config.metaicl.max_shots, num_examples - 1)
         if k > 0:
-            others = rng.choice(num_examples - 1, size=k, replace=False)
-            others = [int(i) + (i >= index) for i in others]  # Skip the example itself.
-            shown = [Demonstration(e.input, e.targets[0]) for e in fetch_examples(others)]
-    return format_source(instruction, example.input, delimiter, shown).rstrip(" "), target.rstrip()
+            shown = _other_examples(rng, index, num_examples, k, fetch_examples)
+    source = format_source(instruction, example.input, delimiter, shown, layout).rstrip(" ")
+    return source, target.rstrip()

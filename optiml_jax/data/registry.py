@@ -20,6 +20,27 @@ from optiml_jax.data.prompting import PromptConfig
 _NAME_PATTERN = re.compile(r"^[\w\d\.\:_#]+$")
 
 
+EVALUATION_PART, TRAINING_PART = "evaluation", "training"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOutInstances:
+    """A seeded cut of a task's rows held out of training, for a fully supervised task whose data
+    has no separate evaluation split here: a row is held out when a 64-bit hash of its id, mixed
+    with the task name and `seed`, falls in the lowest `fraction` of the range. The cut is by row,
+    so all templates of a held-out row are held out; it does not depend on the other rows present.
+    `part` says which side a spec reads."""
+
+    part: str  # EVALUATION_PART or TRAINING_PART
+    fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.part not in (EVALUATION_PART, TRAINING_PART) or not 0 < self.fraction < 1:
+            raise ValueError(f"HeldOutInstances: part {self.part!r}, fraction {self.fraction} (part is "
+                             f"{EVALUATION_PART!r} or {TRAINING_PART!r}, 0 < fraction < 1).")
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
     """One registered task: a catalog task in one split with one prompt configuration."""
@@ -35,6 +56,11 @@ class TaskSpec:
     num_examples: int  # The catalog's example count (full data), used for mixing rates.
     max_examples: int | None = None  # Evaluation reads only a task's first N examples.
     prompt: PromptConfig = PromptConfig()
+    # Keyword arguments of the reader (hashable pairs), e.g. a templates file and one template.
+    reader_args: tuple[tuple[str, object], ...] = ()
+    holdout: HeldOutInstances | None = None  # Which side of a held-out cut this spec reads.
+    # An evaluation subtask's variant, e.g. the PromptSource or FLAN template it renders with.
+    variant: str = ""
     # Evaluation tasks only: "rouge_l" (generation) or "accuracy" (rank classification over the
     # examples' options), and the evaluation task this one is a subtask of (levels rows, e.g.
     # "Bard Analogical Reasoning"; the task's own name when it stands alone).

@@ -11,10 +11,12 @@ import functools
 import logging
 from typing import NamedTuple, Sequence
 
+import numpy as np
+
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.examples import DataFormatError
-from optiml_jax.data.prompting import draw_demonstrations, render_example, shortfall
-from optiml_jax.data.registry import TaskSpec
+from optiml_jax.data.prompting import draw_demonstrations, render_example, shortfall, stable_task_hash
+from optiml_jax.data.registry import EVALUATION_PART, HeldOutInstances, TaskSpec
 from optiml_jax.vocab import OPTVocabulary
 
 DEMONSTRATION_SHORTFALL = "evaluation demonstrations missing (task ships fewer positive examples)"
@@ -34,8 +36,24 @@ def default_vocabulary() -> OPTVocabulary:
     return OPTVocabulary()
 
 
+def held_out_mask(row_hashes: np.ndarray, task_name: str, holdout: HeldOutInstances) -> np.ndarray:
+    """True for the examples whose row falls in the held-out cut (`HeldOutInstances`)."""
+    key = np.uint64(stable_task_hash(f"{task_name}|{holdout.seed}"))
+    mixed = row_hashes.astype(np.uint64) ^ key
+    # splitmix64's finaliser spreads the mixed bits over the whole 64-bit range.
+    with np.errstate(over="ignore"):
+        mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mixed = mixed ^ (mixed >> np.uint64(31))
+    return mixed < np.uint64(int(holdout.fraction * 2.0**64))
+
+
 class TaskReader:
-    """Opens a task through the example store and renders its examples as (source, target) text."""
+    """Opens a task through the example store and renders its examples as (source, target) text.
+
+    The examples a spec reads: every example of its data, or one side of its held-out cut
+    (`spec.holdout`), then the first `spec.max_examples` of those (evaluation).
+    """
 
     def __init__(self, spec: TaskSpec, store: ExampleStore):
         if spec.path is None:
@@ -43,21 +61,31 @@ class TaskReader:
                 f"task {spec.name}: the data file of {spec.benchmark} task {spec.source_name!r} is not present "
                 f"locally; docs/benchmark.md says how to download the full data."
             )
-        everything = store.open(spec.reader, spec.source_name, spec.path)
+        everything = store.open(spec.reader, spec.source_name, spec.path, spec.reader_args)
+        if spec.holdout is not None:
+            held_out = held_out_mask(everything.row_hashes, spec.source_name, spec.holdout)
+            everything = everything.select(np.flatnonzero(held_out if spec.holdout.part == EVALUATION_PART else ~held_out))
         examples = everything if spec.max_examples is None else everything.head(spec.max_examples)
         if len(examples) == 0:
-            raise DataFormatError(spec.path, "Instances", f"no usable instances (skipped: {examples.skipped or 'none'})")
+            raise DataFormatError(spec.path, "(examples)", f"task {spec.name} has no usable examples "
+                                  f"(skipped: {examples.skipped or 'none'})")
         self.spec = spec
         self.examples = examples
-        self.demonstrations = examples.demonstrations
-        if spec.prompt.num_shots and not self.demonstrations:
-            # Demonstrations come from the instances that are not evaluated (after the first N).
-            first = len(examples)
-            self.demonstrations = draw_demonstrations(
-                spec.source_name, spec.prompt.seed, len(everything) - first, spec.prompt.num_shots,
-                lambda indices: everything.read([first + i for i in indices]))
         self.skipped = dict(examples.skipped)
-        missing = shortfall(spec.prompt, len(self.demonstrations))
+        # Evaluation demonstrations: the task's own (SuperNI's positive examples), else k of its
+        # instances that are not evaluated, drawn once; when fewer than k are left over, each
+        # example draws k of the task's other examples (docs/evaluation.md).
+        self.demonstrations: tuple | None = examples.demonstrations
+        if spec.prompt.num_shots and not self.demonstrations:
+            first, pool = len(examples), len(everything) - len(examples)
+            if pool >= spec.prompt.num_shots:
+                self.demonstrations = draw_demonstrations(
+                    spec.source_name, spec.prompt.seed, pool, spec.prompt.num_shots,
+                    lambda indices: everything.read([first + i for i in indices]))
+            else:
+                self.demonstrations = None
+        available = len(examples) - 1 if self.demonstrations is None else len(self.demonstrations)
+        missing = shortfall(spec.prompt, available)
         if missing:
             self.skipped[DEMONSTRATION_SHORTFALL] = missing
         if self.skipped:
@@ -79,6 +107,7 @@ class TaskReader:
                 len(self.examples),
                 self.spec.prompt,
                 self.examples.read,
+                self.examples.layout,
             )
             rendered.append(RenderedExample(example.id, source, target, example.targets, example.options))
         return rendered

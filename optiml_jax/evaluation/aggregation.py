@@ -1,6 +1,9 @@
 """Task scores → the paper's table cells (OPT-IML §4.1), for each checkpoint, split and shot count.
 
 Order of averaging (every average is unweighted):
+0. `task`: a task's templates (PromptSource and FLAN evaluate every template as a `subtask`)
+   averaged into the task, as the paper's tables average over templates; a task evaluated whole
+   is its own `task` record;
 1. `benchmark_task`: subtasks → task within a benchmark (e.g. the 8 SuperNI Bard files → "Bard
    Analogical Reasoning"; a task that is no row's subtask stands alone);
 2. `evaluation_task`: the same task across benchmarks (COPA in SuperNI, PromptSource and FLAN);
@@ -37,7 +40,7 @@ ALL = "all"
 MIXED = "mixed"
 COMBINED_SHOTS = "0+5"
 ZERO_SHOT_ONLY_CATEGORIES = frozenset({"Summarization"})
-SCOPES = ("task", "benchmark_task", "evaluation_task", "category", "level", "average",
+SCOPES = ("subtask", "task", "benchmark_task", "evaluation_task", "category", "level", "average",
           "benchmark_category", "benchmark_level", "benchmark_average", "tk_instruct_category")
 SUPERNI = "superni"
 
@@ -79,9 +82,23 @@ def _cells(task_records: list[dict]) -> list[dict]:
 
 
 def _task_record(result: TaskResult) -> dict:
-    return {"scope": "task", "benchmark": result.benchmark, "level": result.level, "category": result.category,
-            "task": result.source_name, "evaluation_task": result.evaluation_task, "metric": result.metric,
-            "score": result.score, "n": result.n}
+    return {"scope": "subtask" if result.variant else "task", "benchmark": result.benchmark, "level": result.level,
+            "category": result.category, "task": result.source_name, "evaluation_task": result.evaluation_task,
+            "metric": result.metric, "score": result.score, "n": result.n, "variant": result.variant}
+
+
+def _task_records(results: Sequence[TaskResult]) -> list[dict]:
+    """Every result's record, plus one `task` record per task scored through templates."""
+    records = [_task_record(r) for r in results]
+    templated = collections.defaultdict(list)
+    for record in records:
+        if record["scope"] == "subtask":
+            templated[(record["benchmark"], record["level"], record["category"], record["task"],
+                       record["evaluation_task"])].append(record)
+    for (benchmark, level, category, task, parent), members in sorted(templated.items()):
+        average = _record("task", {"benchmark": benchmark, "level": level, "category": category, "task": task}, members)
+        records.append({**average, "evaluation_task": parent, "variant": ""})
+    return records
 
 
 def _tk_instruct_categories(results: Sequence[TaskResult]) -> list[dict]:
@@ -124,9 +141,10 @@ def aggregate(results: Sequence[TaskResult]) -> list[dict]:
         context = {"checkpoint": checkpoint, "step": step, "split": split}
         cells = {}
         for shots, shot_results in sorted(by_shots.items()):
-            task_records = [_task_record(r) for r in shot_results]
+            task_records = _task_records(shot_results)
             records += [{**context, "shots": shots, **r} for r in task_records]
-            counted = [r for r in task_records if shots == 0 or r["category"] not in ZERO_SHOT_ONLY_CATEGORIES]
+            counted = [r for r in task_records if r["scope"] == "task"
+                       and (shots == 0 or r["category"] not in ZERO_SHOT_ONLY_CATEGORIES)]
             cells[shots] = _cells(counted) if counted else []
             records += [{**context, "shots": shots, **r} for r in cells[shots] + _tk_instruct_categories(shot_results)]
         if 0 in cells and 5 in cells:

@@ -75,6 +75,10 @@ def _coverage_section(coverage: Mapping) -> str:
     if missing:
         lines.append("- Rows of the paper's split whose benchmark has no data or reader here yet: "
                      + "; ".join(f"{b}: {', '.join(rows)}" for b, rows in sorted(missing.items())) + ".")
+    excluded = coverage.get("excluded_subtasks", {})
+    if excluded:
+        lines.append(f"- Subtasks not scored ({len(excluded)}): "
+                     + "; ".join(f"{name} ({reason})" for name, reason in sorted(excluded.items())) + ".")
     skipped = coverage.get("skipped", {})
     if skipped:
         lines.append("- Counted, not silently dropped: " + "; ".join(f"{reason}: {n}" for reason, n in
@@ -146,17 +150,39 @@ def render_report(*, split: str, shots: Sequence[int], checkpoints: Sequence[Che
     rows = []
     for r in sorted((r for r in results if r.checkpoint == last), key=lambda r: (r.level, r.category, r.task)):
         values = [f"{r.metrics[m]:.1f}" if m in r.metrics else "" for m in (EXACT_MATCH, ROUGE_L, ACCURACY)]
+        values.append("" if r.chance is None else f"{r.chance:.1f}")
         notes = "; ".join(f"{reason}: {n}" for reason, n in sorted(r.skipped.items()))
         rows.append([r.task, r.benchmark, LEVEL_NAMES[r.level], r.category, r.shots, r.method, *values, r.n, notes])
     out += [f"## Every task ({labels[checkpoints[-1][0]]})\n",
-            _table(["task", "benchmark", "level", "category", "shots", "method", "EM", "ROUGE-L", "accuracy", "n",
-                    "notes"], rows)]
+            _table(["task", "benchmark", "level", "category", "shots", "method", "EM", "ROUGE-L", "accuracy",
+                    "chance", "n", "notes"], rows)]
     return "\n".join(out)
+
+
+def _step_plot(path: Path, title: str, steps: Sequence[Checkpoint], cells: _Cells, lines) -> Path:
+    """One line per (label, scope, shots, key) over the checkpoints that have a step."""
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8.0, 4.5))
+    for label, scope, shots, key in lines:
+        points = [(step, r["score"]) for checkpoint, step in steps if (r := cells.get(checkpoint, scope, shots, **key))]
+        if points:
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    axes.set_xlabel("training step")
+    axes.set_ylabel("score (ROUGE-L or accuracy, %)")
+    axes.set_ylim(bottom=0)  # Zoomed to the scores: early gains are a few points.
+    axes.set_title(title)
+    axes.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
 
 
 def write_plots(out_dir: Path, *, shots: Sequence[int], checkpoints: Sequence[Checkpoint],
                 records: Sequence[Mapping]) -> list[Path]:
-    """levels.png and categories.png (last checkpoint); steps.png when there are several."""
+    """levels.png and categories.png (last checkpoint); with several steps, steps.png (the average
+    and each level) and steps_tasks.png (each evaluation task at the first shot count)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,18 +223,15 @@ def write_plots(out_dir: Path, *, shots: Sequence[int], checkpoints: Sequence[Ch
 
     steps = [(path, step) for path, step in checkpoints if step is not None]
     if len(steps) > 1:
-        figure, axes = plt.subplots(figsize=(6.0, 4.0))
         series = [(f"{k}-shot", k) for k in cells.shots] + ([("0+5", COMBINED_SHOTS)] if cells.combined else [])
-        for text, k in series:
-            points = [(step, r["score"]) for path, step in steps if (r := cells.get(path, "average", k))]
-            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=text)
-        axes.set_xlabel("training step")
-        axes.set_ylabel("average score (%)")
-        axes.set_ylim(0, 100)
-        axes.set_title("Average score vs training step")
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(out_dir / "steps.png", dpi=100)
-        plt.close(figure)
-        written.append(out_dir / "steps.png")
+        lines = [(f"Average, {text}", "average", k, {}) for text, k in series]
+        lines += [(f"{LEVEL_NAMES[level]}, {text}", "level", k, {"level": level}) for level in LEVELS for text, k in series]
+        written.append(_step_plot(out_dir / "steps.png", "Score vs training step", steps, cells, lines))
+        tasks = sorted({(r["level"], r["category"], r["task"]) for r in records if r["scope"] == "evaluation_task"},
+                       key=lambda t: (LEVELS.index(t[0]), t[1], t[2]))
+        first = cells.shots[0]
+        lines = [(f"{task} ({LEVEL_NAMES[level]})", "evaluation_task", first,
+                  {"level": level, "category": category, "task": task}) for level, category, task in tasks]
+        written.append(_step_plot(out_dir / "steps_tasks.png", f"Task scores vs training step ({first}-shot)", steps,
+                                  cells, lines))
     return written

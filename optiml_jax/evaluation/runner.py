@@ -62,6 +62,10 @@ class TaskResult:
     skipped: dict[str, int]  # Reason → count (reader skips, demonstration shortfall, truncations).
     checkpoint: str = ""
     step: int | None = None
+    variant: str = ""  # The template of a PromptSource/FLAN subtask ("" for a task evaluated whole).
+    # Rank classification: the accuracy a uniform random choice among each example's options
+    # would expect, in percent (a reference point for the score).
+    chance: float | None = None
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -169,6 +173,7 @@ def _split_name(spec: TaskSpec) -> str:
 
 def _finish(work: _TaskWork, outputs: Any, normalize_by_target_length: bool) -> tuple[TaskResult, list[dict]]:
     spec = work.spec
+    chance = None
     if work.method == GENERATION:
         predictions = [postprocessors.references(default_vocabulary().decode(tokens)) for tokens in outputs]
         references = [list(r.references) for r in work.rendered]
@@ -179,6 +184,8 @@ def _finish(work: _TaskWork, outputs: Any, normalize_by_target_length: bool) -> 
         targets = [postprocessors.rank_classification(None, example=row, is_target=True) for row in work.option_rows]
         scores = [float(s) for s in outputs]
         values = metrics_lib.rank_classification(targets, scores, normalize_by_target_length=normalize_by_target_length)
+        chance = 100.0 * sum(len(set(r.references) & set(r.options)) / len(r.options)
+                             for r in work.rendered) / len(work.rendered)
         records = []
         for (_, options, option_scores, chosen), rendered in zip(
                 metrics_lib.option_predictions(targets, scores, normalize_by_target_length), work.rendered):
@@ -188,7 +195,7 @@ def _finish(work: _TaskWork, outputs: Any, normalize_by_target_length: bool) -> 
         task=spec.name, source_name=spec.source_name, benchmark=spec.benchmark, category=spec.category,
         level=spec.level, split=_split_name(spec), evaluation_task=spec.evaluation_task, shots=spec.prompt.num_shots,
         method=work.method, metric=spec.metric, score=values[spec.metric], metrics=values,
-        n=len(work.rendered), skipped=work.skipped)
+        n=len(work.rendered), skipped=work.skipped, variant=spec.variant, chance=chance)
     return result, records
 
 

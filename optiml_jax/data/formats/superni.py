@@ -15,71 +15,34 @@ cannot be trained or scored and is skipped and counted under "empty output list"
 
 from __future__ import annotations
 
-import json
-
 from optiml_jax.data.examples import DataFormatError, Demonstration, Example, TaskData
+from optiml_jax.data.formats.files import load_json, require, string_list
 
 EMPTY_OUTPUT_LIST = "empty output list"
 
 
-def _load_json(path: str):
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataFormatError(
-            path, "(file encoding)", f"byte {error.start} is not valid UTF-8 ({raw[error.start:error.start + 4]!r})"
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataFormatError(
-            path, "(JSON syntax)", f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
-
-
-def _require(path: str, record: dict, key: str, kind: type, where: str):
-    if not isinstance(record, dict):
-        raise DataFormatError(path, where, f"expected an object, found {type(record).__name__}")
-    field = f"{where}.{key}" if where else key
-    if key not in record:
-        raise DataFormatError(path, field, "missing")
-    value = record[key]
-    if not isinstance(value, kind):
-        raise DataFormatError(path, field, f"expected {kind.__name__}, found {type(value).__name__}")
-    return value
-
-
-def _string_list(path: str, values: list, field: str) -> tuple[str, ...]:
-    for position, value in enumerate(values):
-        if not isinstance(value, str):
-            raise DataFormatError(path, f"{field}[{position}]", f"expected str, found {type(value).__name__}")
-    return tuple(values)
-
-
 def read_superni_task(path: str, name: str) -> TaskData:
     """Reads one SuperNI task file into canonical examples (see the module docstring)."""
-    task = _load_json(path)
+    task = load_json(path)
     if not isinstance(task, dict):
         raise DataFormatError(path, "(top level)", f"expected an object, found {type(task).__name__}")
-    definition = _string_list(path, _require(path, task, "Definition", list, ""), "Definition")
+    definition = string_list(path, require(path, task, "Definition", list, ""), "Definition")
     if len(definition) != 1:
         raise DataFormatError(path, "Definition", f"expected exactly one string, found {len(definition)}")
 
     demonstrations = []
-    for position, positive in enumerate(_require(path, task, "Positive Examples", list, "")):
+    for position, positive in enumerate(require(path, task, "Positive Examples", list, "")):
         where = f"Positive Examples[{position}]"
         demonstrations.append(
-            Demonstration(_require(path, positive, "input", str, where), _require(path, positive, "output", str, where))
+            Demonstration(require(path, positive, "input", str, where), require(path, positive, "output", str, where))
         )
 
     examples, skipped = [], {}
-    for position, instance in enumerate(_require(path, task, "Instances", list, "")):
+    for position, instance in enumerate(require(path, task, "Instances", list, "")):
         where = f"Instances[{position}]"
-        instance_id = _require(path, instance, "id", str, where)
-        text = _require(path, instance, "input", str, where)
-        outputs = _string_list(path, _require(path, instance, "output", list, where), f"{where}.output")
+        instance_id = require(path, instance, "id", str, where)
+        text = require(path, instance, "input", str, where)
+        outputs = string_list(path, require(path, instance, "output", list, where), f"{where}.output")
         if not outputs:
             skipped[EMPTY_OUTPUT_LIST] = skipped.get(EMPTY_OUTPUT_LIST, 0) + 1
             continue

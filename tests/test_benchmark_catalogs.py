@@ -1,0 +1,90 @@
+"""Every benchmark's checked-in catalog against a rebuild from its public files, the evaluation rows'
+member tasks, and the split rules across benchmarks (no training task shares a held-out category
+or data source)."""
+
+import collections
+import os
+import subprocess
+import sys
+
+import pytest
+
+import optiml_jax.tasks as bench
+from data_fixtures import real_data_dir
+from optiml_jax.tasks import dialogue, levels, promptsource, reasoning, splits, superni
+from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT
+
+CATALOGS = {catalog.benchmark: list(catalog.entries) for catalog in bench.benchmarks()}
+ALL_ENTRIES = [entry for entries in CATALOGS.values() for entry in entries]
+
+
+def test_promptsource_catalog_equals_a_rebuild_from_the_templates():
+    rebuilt = promptsource.build_catalog(os.path.join(real_data_dir(), "promptsource", "templates"))
+    assert rebuilt == CATALOGS["promptsource"]
+    assert len(rebuilt) == 281  # 279 templates files, ANLI's split into its 3 rounds (paper: 280).
+    assert set(promptsource.datasets_table()) == {promptsource.folder_of(e.name) for e in rebuilt}
+
+
+def test_reasoning_and_dialogue_catalogs_equal_their_rebuilds():
+    assert reasoning.build_catalog() == CATALOGS["reasoning"] and len(CATALOGS["reasoning"]) == reasoning.PAPER_TASKS
+    assert dialogue.build_catalog() == CATALOGS["dialogue"]
+
+
+def test_promptsource_prompts_are_its_original_task_templates():
+    by_name = {e.name: e for e in CATALOGS["promptsource"]}
+    assert by_name["super_glue/copa"].prompts == 12 and by_name["anli_r2"].prompts == 15
+    held = [e for e in CATALOGS["promptsource"] if e.reason == promptsource.NO_ORIGINAL_TEMPLATE]
+    assert held and all(e.split == "held_out" for e in held)
+    assert by_name["blended_skill_talk"].level == FULLY_SUPERVISED  # An evaluation row keeps it, all templates.
+    mean = sum(e.prompts for e in CATALOGS["promptsource"]) / len(CATALOGS["promptsource"])
+    assert 5.0 < mean < 6.5  # Table 1: 5.7 prompts per task.
+
+
+def test_every_member_task_of_an_evaluation_row_is_catalogued_at_its_level():
+    for row in levels.EVALUATION_TASKS:
+        if row.benchmark not in CATALOGS:
+            assert not row.members, row
+            continue
+        by_name = {e.name: e for e in CATALOGS[row.benchmark]}
+        for member in row.members:
+            entry = by_name[member]
+            assert (entry.split, entry.level, entry.category) == (row.split, row.level, row.category), (row.name, member)
+
+
+def test_dev_and_test_rows_with_readers_have_member_tasks():
+    with_readers = {"superni", "promptsource", "flan", "reasoning"}
+    rows = [r for r in levels.EVALUATION_TASKS if r.benchmark in with_readers]
+    assert rows and all(r.members for r in rows)
+    counts = collections.Counter((e.benchmark, e.level) for e in ALL_ENTRIES if e.split == "dev")
+    assert counts[("promptsource", FULLY_SUPERVISED)] == 3 and counts[("reasoning", PARTIALLY_HELD_OUT)] == 2
+    assert counts[("promptsource", FULLY_HELD_OUT)] == 5  # The four WinoBias subsets and COPA.
+
+
+def test_no_training_task_of_any_benchmark_shares_a_held_out_category_or_source():
+    held_sources = splits.held_out_sources()
+    for entry in ALL_ENTRIES:
+        if entry.split == "train":
+            assert entry.category not in splits.FULLY_HELD_OUT_CATEGORIES, entry
+            assert entry.source not in held_sources, (entry, held_sources.get(entry.source))
+        assert entry.reason, entry
+
+
+def test_every_catalog_task_has_a_category_source_and_count():
+    for entry in ALL_ENTRIES:
+        assert entry.category and entry.source and entry.num_examples >= 0 and entry.prompts >= 1, entry
+
+
+@pytest.mark.slow
+def test_stats_prints_catalog_against_table_1_and_local_presence():
+    real_data_dir()
+    result = subprocess.run([sys.executable, "-m", "optiml_jax.tasks", "stats", "--top", "3"], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = result.stdout.split("Tasks per benchmark")[1].split("\n\n")[0]
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:] if line.strip()}
+    assert rows["superni"][1:4] == ["1613", "1613", "262"]
+    assert rows["promptsource"][1:3] == ["281", "280"] and "ANLI" in table
+    assert rows["reasoning"][1:4] == ["14", "14", "7"]
+    assert rows["flan"][1:3] == ["70", "70"]
+    assert "P3: 18 file(s) without rendered targets left out" in result.stdout
+    assert superni.NUM_TASKS == 1613
