@@ -2,12 +2,13 @@
 
 Registered: one task per catalog task (plus 0/2/5-shot evaluation variants of dev and test tasks,
 one per template for PromptSource and FLAN), the OPT-IML training mixture `opt_iml_train`,
-`opt_iml_max_train`, one training mixture per benchmark, the §4.7 ablation mixture
-`opt_iml_train_with_dialogue`, and one evaluation mixture per split, level and shot count (per
-benchmark and across benchmarks), in our registry (`optiml_jax.data.registry`, read by
-`PackedBatchStream`) and in SeqIO (for t5x). `REPORT` says what was registered, what was left out
-for want of local data and how the training rates were obtained; `python -m optiml_jax.tasks
-stats` prints it.
+`opt_iml_max_train`, one training mixture per benchmark, the §4.7 ablation mixtures
+`opt_iml_train_with_dialogue` (dialogue share `$OPTIML_DIALOGUE_SHARE`, default 0.5%) and
+`opt_iml_train_with_dialogue_<percent>pct` (`dialogue.py`), and one evaluation mixture per split,
+level and shot count (per benchmark and across benchmarks), in our registry
+(`optiml_jax.data.registry`, read by `PackedBatchStream`) and in SeqIO (for t5x). `REPORT` says
+what was registered, what was left out for want of local data and how the training rates were
+obtained; `python -m optiml_jax.tasks stats` prints it.
 
 Catalog files, one per benchmark: `superni.py` + `superni_catalog.tsv`, `promptsource.py` +
 `promptsource_catalog.tsv` (+ `promptsource_datasets.tsv`), `flan.py` + `flan_catalog.tsv`,
@@ -16,11 +17,11 @@ splits of every benchmark are in `levels.py`, the split rules in `splits.py`. do
 explains every decision.
 """
 
-from optiml_jax.tasks.dialogue import ABLATION_SHARE, dialogue_benchmark
+from optiml_jax.tasks.dialogue import configured_share, dialogue_benchmark, register_dialogue_mixtures
 from optiml_jax.tasks.flan import flan_benchmark
 from optiml_jax.tasks.promptsource import promptsource_benchmark
 from optiml_jax.tasks.reasoning import reasoning_benchmark
-from optiml_jax.tasks.registration import register_ablation_mixture, register_catalogs
+from optiml_jax.tasks.registration import register_catalogs
 from optiml_jax.tasks.superni import superni_benchmark
 
 
@@ -29,5 +30,6 @@ def benchmarks():
     return [superni_benchmark(), promptsource_benchmark(), flan_benchmark(), reasoning_benchmark(), dialogue_benchmark()]
 
 
+DIALOGUE_SHARE = configured_share()  # Read first: a bad setting fails before any registration.
 REPORT = register_catalogs(benchmarks())
-register_ablation_mixture(REPORT, "opt_iml_train_with_dialogue", "opt_iml_train", "dialogue", ABLATION_SHARE)
+DIALOGUE_MIXTURES = register_dialogue_mixtures(REPORT, DIALOGUE_SHARE)

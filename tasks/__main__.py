@@ -3,7 +3,9 @@
     python -m optiml_jax.tasks stats [--mixture opt_iml_train] [--top 20] [--plot rates.png]
         per benchmark: catalog tasks against the paper's Table 1 and how many are present locally;
         counts per split / level / category, and the mixture's rate table (per benchmark, per
-        category, top tasks); --plot writes a bar chart.
+        category, top tasks) with a line per benchmark saying how many local examples carry its
+        share (so a large share resting on few examples, which repeat, shows; counting opens each
+        training task once, through the cache training uses); --plot writes a bar chart.
     python -m optiml_jax.tasks build-catalog --benchmark superni|promptsource|flan|reasoning|dialogue --output FILE
         rebuilds a benchmark's catalog from its public files ($OPTIML_DATA_DIR and the settings of
         docs/benchmark.md); tests check the checked-in files against a rebuild.
@@ -16,6 +18,8 @@ import collections
 import sys
 
 from optiml_jax.data import paths, registry
+from optiml_jax.data.example_store import ExampleStore
+from optiml_jax.data.task_reader import TaskReader
 
 
 def _table(title: str, header: list[str], rows: list[list]) -> str:
@@ -91,6 +95,26 @@ def rate_table(mixture_name: str, top: int) -> tuple[str, dict[str, float]]:
         [[n, specs[n].category, specs[n].num_examples, f"{100 * r:.3f}"] for n, r in ranked],
     )
     return out, dict(per_category)
+
+
+def local_backing(mixture_name: str, store: ExampleStore) -> str:
+    """One line per benchmark: its training tasks present locally, their examples (held-out
+    instances excluded, as training reads them) and the share of the mixture they carry."""
+    tasks, examples, shares = collections.Counter(), collections.Counter(), collections.Counter()
+    for name, rate in registry.get_mixture(mixture_name).rates:
+        spec = registry.get_task(name)
+        tasks[spec.benchmark] += 1
+        examples[spec.benchmark] += len(TaskReader(spec, store))
+        shares[spec.benchmark] += rate
+    lines = [f"Local examples behind each benchmark's share of {mixture_name} (few examples under a large share "
+             f"repeat often):"]
+    for benchmark, share in shares.most_common():
+        per_million = share * 1_000_000 / examples[benchmark]
+        per_million = f"{per_million:,.0f}" if per_million >= 10 else f"{per_million:.2g}"
+        lines.append(f"  {benchmark}: {tasks[benchmark]} train task{'s' * (tasks[benchmark] != 1)} present locally, "
+                     f"{examples[benchmark]:,} examples, carries {100 * share:.2f}% of {mixture_name} "
+                     f"(each example drawn about {per_million} times per million)")
+    return "\n".join(lines) + "\n"
 
 
 def plot_rates(per_category: dict[str, float], mixture_name: str, path: str) -> None:
@@ -172,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     print(catalog_summary(entries, bench.REPORT))
     table, per_category = rate_table(args.mixture, args.top)
     print(table)
+    print(local_backing(args.mixture, ExampleStore()))
     if args.plot:
         plot_rates(per_category, args.mixture, args.plot)
         print(f"wrote {args.plot}")

@@ -4,10 +4,16 @@ The paper mixes 0.5% BlenderBot 3 dialogue data (Wizard of Internet, Wizard of W
 Skill Talk, ConvAI2, Multi-Session Chat, LIGHT + Wild; 320,543 dialogues) into its baseline and
 finds it hurts output-format compliance, so the final models train without it. Here those sets,
 plus the local Schema-Guided Dialogue and BANKING77 samples, form the `dialogue` benchmark: it has
-its own training mixture (`opt_iml_dialogue_train`) and the ablation mixture
-`opt_iml_train_with_dialogue` (`opt_iml_train` with 0.5% dialogue; other shares via
-`optiml_jax.tasks.registration.register_ablation_mixture`), and stays out of `opt_iml_train` and
-`opt_iml_max_train`.
+its own training mixture (`opt_iml_dialogue_train`) and the ablation mixtures below, and stays out
+of `opt_iml_train` and `opt_iml_max_train`.
+
+**The dialogue share** (`register_dialogue_mixtures`), chosen by mixture name, so the native
+trainer and t5x pick it the same way (`MIXTURE_OR_TASK_NAME`) and the run's gin config records it:
+- `opt_iml_train_with_dialogue_<percent>pct` (`0.5pct`, `1pct`, `2pct`, `5pct`): `opt_iml_train`
+  with that share of dialogue examples, the other benchmarks keeping their relative shares;
+- `opt_iml_train_with_dialogue`: the share `$OPTIML_DIALOGUE_SHARE` (a fraction in (0, 1); default
+  §4.7's 0.005), which also registers under its `<percent>pct` name. The setting is read once, at
+  `import optiml_jax.tasks`, so every host of a run must see the same value.
 
 Data under `$OPTIML_DIALOGUE_DIR`: `<task>/train.txt` in ParlAI's text format for the BlenderBot 3
 sets (`parlai display_data -t <teacher> -dt train` writes it), `sgd/train/dialogues_*.json`,
@@ -19,15 +25,19 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import math
 import os
 
 from optiml_jax.data import paths
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, load_packaged_catalog
+from optiml_jax.tasks.registration import RegistrationReport, register_ablation_mixture
 
 BENCHMARK = "dialogue"
 CATALOG_FILE = "dialogue_catalog.tsv"
-ABLATION_SHARE = 0.005  # §4.7: 0.5% dialogue data.
+SHARE_SETTING = "OPTIML_DIALOGUE_SHARE"
+PAPER_SHARE = 0.005  # §4.7: 0.5% dialogue data.
+NAMED_SHARES = (PAPER_SHARE, 0.01, 0.02, 0.05)  # Registered by name: a sweep needs no setting.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,3 +100,34 @@ def dialogue_benchmark(entries: list[CatalogEntry] | None = None, folder: str | 
 
     return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries), inputs,
                             lambda entry, variants: None, in_default_mixtures=False)
+
+
+def configured_share() -> float:
+    """`$OPTIML_DIALOGUE_SHARE` as a fraction in (0, 1); §4.7's 0.005 when unset."""
+    text = os.environ.get(SHARE_SETTING, "").strip()
+    if not text:
+        return PAPER_SHARE
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0.0 < share < 1.0:  # Also refuses nan and inf.
+        raise ValueError(f"{SHARE_SETTING}={text!r}: the dialogue share of opt_iml_train_with_dialogue must be a "
+                         f"fraction strictly between 0 and 1 (0.005 is §4.7's 0.5%); fix or unset the setting.")
+    return share
+
+
+def share_mixture_name(namespace: str, share: float) -> str:
+    """The ablation mixture named by its share: 0.005 → `opt_iml_train_with_dialogue_0.5pct`."""
+    percent = f"{100 * share:.10f}".rstrip("0").rstrip(".")  # No exponent: SeqIO names cannot hold "-".
+    return f"{namespace}_train_with_dialogue_{percent}pct"
+
+
+def register_dialogue_mixtures(report: RegistrationReport, share: float) -> list[str]:
+    """Registers the ablation mixtures of the module docstring, `share` being the configured one;
+    returns the names registered (none without local dialogue data: the report lists them empty)."""
+    base = f"{report.namespace}_train"
+    wanted = [(f"{base}_with_dialogue", share)]
+    wanted += [(share_mixture_name(report.namespace, s), s) for s in sorted({*NAMED_SHARES, share})]
+    registered = [register_ablation_mixture(report, name, base, BENCHMARK, each) for name, each in wanted]
+    return [name for name in registered if name]

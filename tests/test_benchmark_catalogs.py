@@ -11,7 +11,10 @@ import pytest
 
 import optiml_jax.tasks as bench
 from data_fixtures import real_data_dir
+from optiml_jax.data import registry
+from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.tasks import dialogue, levels, promptsource, reasoning, splits, superni
+from optiml_jax.tasks.__main__ import local_backing
 from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT
 
 CATALOGS = {catalog.benchmark: list(catalog.entries) for catalog in bench.benchmarks()}
@@ -87,4 +90,20 @@ def test_stats_prints_catalog_against_table_1_and_local_presence():
     assert rows["reasoning"][1:4] == ["14", "14", "7"]
     assert rows["flan"][1:3] == ["70", "70"]
     assert "P3: 18 file(s) without rendered targets left out" in result.stdout
+    assert "  flan: 1 train task present locally, 32 examples, carries " in result.stdout
+
+
+def test_stats_says_how_many_local_examples_carry_each_benchmarks_share(tmp_path):
+    real_data_dir()
+    lines = local_backing("opt_iml_train", ExampleStore(str(tmp_path))).splitlines()
+    per_benchmark = {line.split(":")[0].strip(): line.strip() for line in lines[1:]}
+    shares = bench.REPORT.mixing["opt_iml_train"].benchmark_shares
+    assert set(per_benchmark) == set(shares)
+    # FLAN's whole share rests on FewGLUE's 32 ReCoRD rows: each is drawn thousands of times.
+    flan = per_benchmark["flan"]
+    assert flan.startswith(f"flan: 1 train task present locally, 32 examples, carries {100 * shares['flan']:.2f}% "
+                           f"of opt_iml_train (each example drawn about ")
+    assert int(flan.split("about ")[1].split(" ")[0].replace(",", "")) == round(shares["flan"] * 1e6 / 32)
+    superni_tasks = sum(name.startswith("superni:") for name, _ in registry.get_mixture("opt_iml_train").rates)
+    assert per_benchmark["superni"].startswith(f"superni: {superni_tasks} train tasks present locally, ")
     assert superni.NUM_TASKS == 1613

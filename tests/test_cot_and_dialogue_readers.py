@@ -52,6 +52,23 @@ def test_cot_bad_input_names_file_and_row(tmp_path):
         read_cot_tsv_task(str(tmp_path / "absent.tsv"), "creak")
 
 
+@pytest.mark.parametrize("row, field, problem", [
+    ('{"question": "q", "answ', "row 2", "malformed JSON at column"),
+    ('{"answer": "a #### 1"}', "row 2.question", "missing"),
+    ('{"question": "q"}', "row 2.answer", "missing"),
+    ('{"question": "q", "answer": 4}', "row 2.answer", "expected str, found int"),
+])
+def test_gsm8k_bad_rows_name_benchmark_task_file_and_row(tmp_path, row, field, problem):
+    gsm = tmp_path / "gsm.jsonl"
+    gsm.write_text('{"question": "q", "answer": "1 + 1 = 2\\n#### 2"}\n' + row + "\n")
+    with pytest.raises(DataFormatError) as error:
+        read_gsm8k_task(str(gsm), "gsm8k")
+    assert (error.value.task, error.value.path, error.value.field) == ("reasoning:gsm8k", str(gsm), field)
+    assert error.value.problem.startswith(problem)
+    with pytest.raises(FileNotFoundError, match=r"reasoning:gsm8k: data file .*absent.jsonl does not exist"):
+        read_gsm8k_task(str(tmp_path / "absent.jsonl"), "gsm8k")
+
+
 def test_parlai_episodes_become_whole_dialogues(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text("text:your persona: i like tea.\\nhello there\tlabels:hi! how are you?|hey\n"
@@ -71,9 +88,11 @@ def test_parlai_bad_input_names_file_and_row(tmp_path):
     path.write_text("text:hello\tlabels:hi\n")
     with pytest.raises(DataFormatError, match=r"row 1: the last episode has no episode_done:True line"):
         read_parlai_task(str(path), "light")
-    path.write_text("text:hello\tnot a field\tepisode_done:True\n")
-    with pytest.raises(DataFormatError, match=r"row 1: field 'not a field' is not key:value"):
+    path.write_text("text:hi\tlabels:ok\tepisode_done:True\ntext:hello\tnot a field\tepisode_done:True\n")
+    with pytest.raises(DataFormatError, match=r"dialogue:light: .*train.txt: row 2: field 'not a field' is not key:value"):
         read_parlai_task(str(path), "light")
+    with pytest.raises(FileNotFoundError, match=r"dialogue:light: data file .*absent.txt does not exist"):
+        read_parlai_task(str(tmp_path / "absent.txt"), "light")
 
 
 def test_sgd_sample_dialogues_are_their_utterances():
@@ -82,6 +101,44 @@ def test_sgd_sample_dialogues_are_their_utterances():
     assert len(task.examples) == 128 and task.layout == TEXT
     assert task.examples[0].targets[0].startswith("Hi, could you get me a restaurant booking on the 8th please?\n")
     assert all(e.targets[0].count("\n") >= 1 for e in task.examples)
+
+
+@pytest.mark.parametrize("text, field, problem", [
+    ('[{"dialogue_id": "1_0", "turns": [{"utterance": "hi"}]}, {"dialogue_id": "1_1", "tur', "(JSON syntax)",
+     "malformed JSON at line 1"),
+    ('[{"dialogue_id": "1_0", "turns": []}]', "dialogue 0.turns", "empty"),
+    ('[{"dialogue_id": "1_0", "turns": [{"utterance": "hi"}, {"speaker": "USER"}]}]', "dialogue 0.turns[1].utterance",
+     "missing"),
+    ('[{"turns": [{"utterance": "hi"}]}]', "dialogue 0.dialogue_id", "missing"),
+    ('{"dialogue_id": "1_0"}', "(top level)", "expected a list of dialogues"),
+])
+def test_sgd_bad_input_names_benchmark_task_file_and_dialogue(tmp_path, text, field, problem):
+    path = tmp_path / "dialogues_001.json"
+    path.write_text(text)
+    with pytest.raises(DataFormatError) as error:
+        read_sgd_task(str(path), "sgd")
+    assert (error.value.task, error.value.path, error.value.field) == ("dialogue:sgd", str(path), field)
+    assert error.value.problem.startswith(problem)
+    with pytest.raises(FileNotFoundError, match=r"dialogue:sgd: data file .*dialogues_002.json does not exist"):
+        read_sgd_task(str(path), "sgd", files=(str(tmp_path / "dialogues_002.json"),))
+
+
+@pytest.mark.parametrize("rows, field, problem", [
+    ("where is my card,card_arrival,extra\n", "row 3", "expected 2 columns (text, category), found 3"),
+    ("where is my card\n", "row 3", "expected 2 columns (text, category), found 1"),
+    ("where is my card,not_an_intent\n", "row 3.category", "'not_an_intent' is not in"),
+])
+def test_banking77_bad_rows_name_benchmark_task_file_and_row(tmp_path, rows, field, problem):
+    categories = tmp_path / "categories.json"
+    categories.write_text('["card_arrival", "card_linking"]')
+    path = tmp_path / "train.csv"
+    path.write_text("text,category\nlink my card,card_linking\n" + rows)
+    with pytest.raises(DataFormatError) as error:
+        read_banking77_task(str(path), "banking77", categories=str(categories))
+    assert (error.value.task, error.value.path, error.value.field) == ("dialogue:banking77", str(path), field)
+    assert error.value.problem.startswith(problem)
+    with pytest.raises(FileNotFoundError, match=r"dialogue:banking77: data file .*absent.csv does not exist"):
+        read_banking77_task(str(tmp_path / "absent.csv"), "banking77", categories=str(categories))
 
 
 def test_banking77_sample_offers_the_77_intents_as_options(tmp_path):

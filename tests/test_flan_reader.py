@@ -334,11 +334,19 @@ def test_preprocessors_skip_rows_flan_filters_or_cannot_label(task, row, reason)
 
 # -- bad input ------------------------------------------------------------------------------------
 
-def test_a_templates_file_without_patterns_raises_naming_the_file(tmp_path):
+def test_a_templates_file_without_patterns_raises_naming_benchmark_task_file_and_patterns(templates, tmp_path):
     path = tmp_path / "templates.py"
     path.write_text("TEMPLATES = {}\n")
     with pytest.raises(DataFormatError, match=re.escape(str(path)) + ".*PATTERNS"):
         read_patterns(str(path))
+    with pytest.raises(DataFormatError) as error:
+        read_flan_task(_fewglue("rte"), "rte", task="rte", split="train", patterns=str(path), rows="superglue")
+    assert (error.value.task, error.value.path, error.value.field) == ("flan:rte", str(path), "PATTERNS")
+    assert str(error.value).startswith(f"flan:rte: {path}: PATTERNS: no top-level `PATTERNS = {{...}}` assignment")
+    assert "OPTIML_FLAN_TEMPLATES" in str(error.value)  # …and how to fix it.
+    with pytest.raises(FileNotFoundError, match=rf"flan:rte: data file {re.escape(str(tmp_path))}.*absent.py does not exist"):
+        read_flan_task(_fewglue("rte"), "rte", task="rte", split="train", patterns=str(tmp_path / "absent.py"),
+                       rows="superglue")
 
 
 @pytest.mark.parametrize("source, field", [
@@ -366,13 +374,20 @@ def test_a_slot_naming_an_absent_field_raises_naming_task_template_and_field(tem
     assert "flan:rte" in message and "PATTERNS['rte'][1]" in message and "{nonexistent}" in message
 
 
-def test_a_malformed_fewglue_row_raises_naming_file_and_row(templates, tmp_path):
+def test_bad_fewglue_rows_raise_naming_benchmark_task_file_and_row(templates, tmp_path):
     path = tmp_path / "train.jsonl"
     good = {"premise": "p", "hypothesis": "h", "label": "entailment", "idx": 0}
+    read = lambda: read_flan_task(str(path), "rte", task="rte", split="train", patterns=templates,  # noqa: E731
+                                  rows="superglue")
+    with pytest.raises(FileNotFoundError, match=rf"flan:rte: data file {re.escape(str(path))} does not exist"):
+        read()
     path.write_text(json.dumps(good) + "\n" + json.dumps({"premise": "p", "label": "entailment", "idx": 1}) + "\n")
     with pytest.raises(DataFormatError) as error:
-        read_flan_task(str(path), "rte", task="rte", split="train", patterns=templates, rows="superglue")
-    assert error.value.path == str(path) and error.value.field == "row 2.hypothesis"
+        read()
+    assert (error.value.task, error.value.path, error.value.field) == ("flan:rte", str(path), "row 2.hypothesis")
+    path.write_text(json.dumps(good) + "\n" + '{"premise": "p", "hypo' + "\n")
+    with pytest.raises(DataFormatError, match=rf"flan:rte: {re.escape(str(path))}: row 2: malformed JSON at column"):
+        read()
 
 
 def test_an_inverted_template_is_refused(templates):

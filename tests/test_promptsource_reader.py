@@ -141,3 +141,42 @@ def test_bad_input_names_benchmark_task_file_and_row_or_template(tmp_path):
     with pytest.raises(DataFormatError, match=r"promptsource:fixture_task: .*train.jsonl: row 2 \(id 1\): template "
                                               r"'reads_missing' of .*templates.yaml failed: UndefinedError: 'hypothesis' is undefined"):
         ps.read_promptsource_task(rows, "fixture_task", templates=templates, template="reads_missing", evaluation=True)
+
+
+def test_a_bad_templates_file_raises_naming_benchmark_task_and_file(tmp_path):
+    rows = _rows(tmp_path, ['{"premise": "a", "hypothesis": "b", "label": 0}'])
+    absent = str(tmp_path / "absent.yaml")
+    with pytest.raises(FileNotFoundError, match=r"promptsource:fixture_task: data file .*absent.yaml does not exist"):
+        ps.read_promptsource_task(rows, "fixture_task", templates=absent)
+    broken = tmp_path / "templates.yaml"
+    broken.write_text("dataset: fixture\ntemplates:\n  a: !Template\n    jinja: '{{ premise }} ||| x'\n")
+    with pytest.raises(DataFormatError) as error:
+        ps.read_promptsource_task(rows, "fixture_task", templates=str(broken))
+    assert (error.value.task, error.value.path, error.value.field) == (
+        "promptsource:fixture_task", str(broken), "templates[a].name")
+
+
+def _p3_file(tmp_path, lines):
+    path = tmp_path / "fixture_reads_missing.jsonl"  # P3's name: <dataset>_<template>.
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_p3_bad_input_names_benchmark_task_file_and_row(tmp_path):
+    templates = _broken_templates(tmp_path)
+    read = lambda file: ps.read_p3_task(file, "fixture", files=(file,), templates=templates)  # noqa: E731
+    missing = str(tmp_path / "fixture_reads_missing.jsonl")
+    with pytest.raises(FileNotFoundError, match=r"promptsource:fixture: data file .*fixture_reads_missing.jsonl "
+                                                r"does not exist"):
+        read(missing)
+    good = '{"prompt": "p", "completion": "c<|endoftext|>"}'
+    assert read(_p3_file(tmp_path, [good])).examples[0].targets == ("c",)
+    for bad, field, problem in (('{"prompt": "p", "compl', "row 2", "malformed JSON at column"),
+                                ('{"completion": "c"}', "row 2.prompt", "missing"),
+                                ('{"prompt": "p"}', "row 2.completion", "missing"),
+                                ('["p", "c"]', "row 2", "expected a JSON object, found list")):
+        file = _p3_file(tmp_path, [good, bad])
+        with pytest.raises(DataFormatError) as error:
+            read(file)
+        assert (error.value.task, error.value.path, error.value.field) == ("promptsource:fixture", file, field)
+        assert error.value.problem.startswith(problem) and str(error.value).startswith(f"promptsource:fixture: {file}")

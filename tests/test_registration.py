@@ -32,7 +32,7 @@ def test_import_registers_tasks_and_mixtures_in_seqio_idempotently():
     real_data_dir()  # The mixtures below exist only when task files are present.
     assert "opt_iml_train" in seqio.MixtureRegistry.names()
     again = register_catalogs(bench.benchmarks())
-    assert set(bench.REPORT.mixtures) - set(again.mixtures) == {"opt_iml_train_with_dialogue"}  # Added after.
+    assert set(bench.REPORT.mixtures) - set(again.mixtures) == set(bench.DIALOGUE_MIXTURES)  # Added after.
     mixture = seqio.get_mixture_or_task("opt_iml_train")
     assert all(isinstance(mixture.get_rate(t), float) for t in mixture.tasks[:5])
 

@@ -18,8 +18,9 @@ separated by a single newline (Table 6), so the loss covers every turn.
   answer options, so it can be scored by rank classification.
 
 Bad input raises naming the task, file and row: a ParlAI line without `text`, a field without
-":", a last episode that never ends; an SGD dialogue without turns; a BANKING77 row whose intent is
-not in `categories.json`.
+":", a last episode that never ends; malformed SGD JSON, an SGD dialogue without turns or a turn
+without an utterance; a BANKING77 row without exactly two columns or whose intent is not in
+`categories.json`.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def read_sgd_task(path: str, name: str, *, files: tuple[str, ...] = ()) -> TaskD
             turns = require(file, dialogue, "turns", list, where, task)
             if not turns:
                 raise DataFormatError(file, f"{where}.turns", "empty", task)
-            text = "\n".join(require(file, turn, "utterance", str, f"{where}.turns", task).strip() for turn in turns)
+            text = "\n".join(require(file, turn, "utterance", str, f"{where}.turns[{index}]", task).strip()
+                             for index, turn in enumerate(turns))
             examples.append(Example(f"{os.path.basename(file)}:{require(file, dialogue, 'dialogue_id', str, where, task)}",
                                     "", (text,)))
     return TaskData(name, "", (), examples, {}, TEXT)
@@ -100,7 +102,12 @@ def read_banking77_task(path: str, name: str, *, categories: str) -> TaskData:
     if reader.fieldnames != ["text", "category"]:
         raise DataFormatError(path, "(header)", f"expected columns text,category, found {reader.fieldnames}", task)
     examples = []
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(reader, start=2):  # The header is row 1.
+        # csv.DictReader files surplus cells under None and fills missing ones with None.
+        if None in row or None in row.values():
+            cells = sum(value is not None for key, value in row.items() if key is not None) + len(row.get(None, ()))
+            raise DataFormatError(path, f"row {number}", f"expected 2 columns (text, category), found {cells}; "
+                                  f"quote a text that contains a comma", task)
         if row["category"] not in known:
             raise DataFormatError(path, f"row {number}.category", f"{row['category']!r} is not in {categories}", task)
         examples.append(Example(str(number), row["text"].strip(), (_intent(row["category"]),), options))

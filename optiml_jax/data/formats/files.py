@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from optiml_jax.data.examples import DataFormatError
+
+Parsed = TypeVar("Parsed")
 
 
 def read_text(path: str, task: str = "") -> str:
@@ -34,6 +36,20 @@ def load_json(path: str, task: str = ""):
     except json.JSONDecodeError as error:
         raise DataFormatError(path, "(JSON syntax)", f"malformed JSON at line {error.lineno} column {error.colno}: "
                               f"{error.msg}", task) from None
+
+
+def parse_shared_file(path: str, task: str, parse: Callable[[str, str], Parsed]) -> Parsed:
+    """`parse(path, text)` of the file's text, its errors naming `task`.
+
+    For files many tasks share (FLAN's templates.py, a PromptSource templates.yaml): `parse` is
+    cached by (path, text), so each text is parsed once and an edited file again, and a cached parse
+    cannot know which task asked, so the task is added to its errors here.
+    """
+    text = read_text(path, task)
+    try:
+        return parse(path, text)
+    except DataFormatError as error:
+        raise DataFormatError(error.path, error.field, error.problem, error.task or task) from None
 
 
 def text_lines(text: str) -> list[str]:

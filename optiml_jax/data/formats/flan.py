@@ -45,7 +45,7 @@ import re
 from typing import Mapping
 
 from optiml_jax.data.examples import DataFormatError, Example, TaskData, UnknownNameError
-from optiml_jax.data.formats.files import read_text
+from optiml_jax.data.formats.files import parse_shared_file
 from optiml_jax.data.formats.flan_tasks import TASKS, FlanTask, RowSkipped, options_text
 from optiml_jax.data.formats.superglue import read_superglue_rows
 from optiml_jax.data.prompting import INSTANCE, example_rng
@@ -61,14 +61,14 @@ Patterns = dict[str, list[tuple[str, str]]]
 
 # -- templates ------------------------------------------------------------------------------------
 
-def read_patterns(path: str) -> Patterns:
-    """FLAN's `PATTERNS` from a templates module, read as data (see the module docstring)."""
-    return {key: list(pairs) for key, pairs in _parsed_patterns(path)}
+def read_patterns(path: str, task: str = "") -> Patterns:
+    """FLAN's `PATTERNS` from a templates module, read as data (see the module docstring); errors
+    name `task` (e.g. `flan:rte`) when a task's reader asks."""
+    return {key: list(pairs) for key, pairs in parse_shared_file(path, task, _parsed_patterns)}
 
 
-@functools.lru_cache(maxsize=None)
-def _parsed_patterns(path: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-    source = read_text(path)
+@functools.lru_cache(maxsize=4)
+def _parsed_patterns(path: str, source: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     try:
         module = ast.parse(source, filename=path)
     except SyntaxError as error:
@@ -76,8 +76,8 @@ def _parsed_patterns(path: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]]
     assignments = [node.value for node in module.body if isinstance(node, ast.Assign)
                    and any(isinstance(target, ast.Name) and target.id == "PATTERNS" for target in node.targets)]
     if not assignments:
-        raise DataFormatError(path, "PATTERNS", "no top-level `PATTERNS = {...}` assignment; is this FLAN's "
-                                                "templates.py?")
+        raise DataFormatError(path, "PATTERNS", "no top-level `PATTERNS = {...}` assignment, so this is not FLAN's "
+                                                "templates.py; point OPTIML_FLAN_TEMPLATES at FLAN's flan/templates.py")
     try:
         patterns = ast.literal_eval(assignments[-1])
     except (ValueError, TypeError):
@@ -196,7 +196,7 @@ def _task_label(name: str, task: str) -> str:
 def _templates(spec: FlanTask, patterns: str, template: int | None,
                label: str) -> tuple[list[tuple[str, str]], list[int]]:
     """The task's template pairs and its original templates' indices; checks `template`."""
-    all_patterns = read_patterns(patterns)
+    all_patterns = read_patterns(patterns, label)
     if spec.patterns_key not in all_patterns:
         raise DataFormatError(patterns, f"PATTERNS[{spec.patterns_key!r}]", "missing", label)
     pairs = all_patterns[spec.patterns_key]

@@ -54,7 +54,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from optiml_jax.data.examples import DataFormatError, Example, TaskData
-from optiml_jax.data.formats.files import read_jsonl, read_text, require
+from optiml_jax.data.formats.files import parse_shared_file, read_jsonl, require
 from optiml_jax.data.formats.superglue import NO_LABEL, read_superglue_rows
 from optiml_jax.data.prompting import INSTANCE, stable_task_hash
 
@@ -117,11 +117,16 @@ for _tag in ("!Template", "!TemplateMetadata"):
     _Loader.add_constructor(_tag, lambda loader, node: loader.construct_mapping(node, deep=True))
 
 
+def load_templates(path: str, task: str = "") -> TemplateFile:
+    """Parses one `templates.yaml`; raises naming the file and the template on bad structure (and
+    `task`, e.g. `promptsource:super_glue.copa`, when a task's reader asks)."""
+    return parse_shared_file(path, task, _parsed_templates)
+
+
 @functools.lru_cache(maxsize=None)
-def load_templates(path: str) -> TemplateFile:
-    """Parses one `templates.yaml`; raises naming the file and the template on bad structure."""
+def _parsed_templates(path: str, source: str) -> TemplateFile:
     try:
-        document = yaml.load(read_text(path), Loader=_Loader)
+        document = yaml.load(source, Loader=_Loader)
     except yaml.YAMLError as error:
         raise DataFormatError(path, "(YAML syntax)", str(error).replace("\n", " ")) from None
     dataset = require(path, document, "dataset", str, "")
@@ -237,7 +242,7 @@ def read_promptsource_task(path: str, name: str, *, templates: str, template: st
     for evaluation tasks whose file marks none as the original task (docs/benchmark.md).
     """
     task = f"promptsource:{name}"
-    source = load_templates(templates)
+    source = load_templates(templates, task)
     usable = source.templates if all_templates else source.original()
     if template is not None:
         chosen = source.get(template)
@@ -289,7 +294,7 @@ def read_p3_task(path: str, name: str, *, files: tuple[str, ...], templates: str
     """A PromptSource task from pre-rendered P3 files (`files`, one per template; `path` is the
     first). Each file's template is looked up in `templates` by its sanitized name."""
     task = f"promptsource:{name}"
-    source = load_templates(templates)
+    source = load_templates(templates, task)
     prefix = sanitize(source.task.replace("/", "_")) + "_"
     data = TaskData(name, "", (), [], {}, INSTANCE)
     for file in files:
