@@ -64,15 +64,26 @@ def test_native_run_gives_every_worker_the_same_command_with_its_process_setting
     assert len(without_index) == 1
 
 
-def test_t5x_run_gives_every_worker_the_identical_t5x_command():
-    commands, _ = dry_run("run.sh", "--name", "node", "--zone", "z", "--accelerator", "v4-64",
-                          "--trainer", "t5x", "--gin_file", "gin/opt_iml_30b.gin", "--",
-                          '--gin.MODEL_DIR="gs://bucket/run"')
+@pytest.mark.parametrize("accelerator, size, workers, mesh", [
+    ("v4-64", "30b", 8, []),
+    # v5p has no default t5x mesh: the 175B run file's 8-way tensor parallelism as a chip tile.
+    ("v5p-128", "175b", 16, ["--gin.partitioning.PjitPartitioner.model_parallel_submesh=(2,2,2,1)",
+                             "--gin.partitioning.PjitPartitioner.num_partitions=None"]),
+])
+def test_t5x_run_gives_every_worker_the_identical_t5x_command(accelerator, size, workers, mesh):
+    overrides = ['--gin.MODEL_DIR="gs://bucket/run"', *mesh]
+    commands, output = dry_run("run.sh", "--name", "node", "--zone", "z", "--accelerator",
+                               accelerator, "--trainer", "t5x", "--gin_file",
+                               f"gin/opt_iml_{size}.gin", "--", *overrides)
+    assert f"{accelerator}: {workers * 4} chips on {workers} worker(s); trainer t5x" in output
     launched = [remote_command(line) for line in commands]
-    assert [worker for worker, _ in launched] == [str(i) for i in range(8)]
+    assert [worker for worker, _ in launched] == [str(i) for i in range(workers)]
+    # t5x's TPU runtime connects the hosts itself: no process settings, one command for all.
     assert len({tuple(argv) for _, argv in launched}) == 1
     argv = launched[0][1]
-    assert argv[argv.index("-m") + 1] == "t5x.train" and "--gin_file=gin/opt_iml_30b.gin" in argv
+    assert argv[argv.index("-m") + 1] == "t5x.train"
+    assert f"--gin_file=gin/opt_iml_{size}.gin" in argv and set(overrides) <= set(argv)
+    assert not any(a.startswith(("--process_", "--coordinator_address")) for a in argv)
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -97,7 +108,19 @@ def test_slice_shapes(accelerator, chips, workers, runtime):
     commands, output = dry_run("create.sh", "--name", "n", "--zone", "z", "--accelerator",
                                accelerator, "--project", "p")
     assert f"{accelerator}: {chips} chips on {workers} worker(s), runtime {runtime}" in output
-    assert commands[0].endswith("--zone=z --project=p")
+    assert commands == [f"gcloud compute tpus tpu-vm create n --accelerator-type={accelerator} "
+                        f"--version={runtime} --zone=z --project=p"]
+
+
+def test_create_for_the_175b_run_on_v5p_128():
+    commands, output = dry_run("create.sh", "--name", "opt-iml-175b", "--zone", "us-east5-a",
+                               "--accelerator", "v5p-128", "--queued")
+    assert "v5p-128: 64 chips on 16 worker(s), runtime v2-alpha-tpuv5" in output
+    [command] = commands
+    assert "--accelerator-type=v5p-128" in shlex.split(command)
+    assert command == ("gcloud compute tpus queued-resources create opt-iml-175b "
+                       "--node-id=opt-iml-175b --accelerator-type=v5p-128 "
+                       "--runtime-version=v2-alpha-tpuv5 --zone=us-east5-a")
 
 
 def test_setup_installs_the_checkout_and_pinned_t5x_on_every_worker():

@@ -1,5 +1,6 @@
 """The t5x run files (gin/opt_iml_*.gin) and the native ones (gin/native/) train the same recipe:
-model, mixture, batch, schedule, optimizer and packed-row length; checkpoints fit the run.
+model, mixture, batch, schedule (warm-up, peak, decay to 0 at the last step), optimizer and
+feature lengths; checkpoints fit the run.
 
 The t5x files import t5x, which CI cannot install, so both are read with `gin_static` (gin's own
 parser, nothing imported); t5x's finetune.gin is skipped, so every value compared here must be
@@ -9,6 +10,7 @@ set by our files, not inherited from t5x's defaults.
 import inspect
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from optiml_jax import gin_static, optimizers
@@ -27,7 +29,8 @@ def t5x_recipe(config):
     assert config.value("optax.adamw", "learning_rate") == schedule
     assert config.value("trainer.Trainer", "learning_rate_fn") == schedule
     assert config.value("warmup_linear_decay", "total_steps") == config.macro("TRAIN_STEPS")
-    lengths = config.macro("TASK_FEATURE_LENGTHS")
+    peak, warmup, total = (config.value("warmup_linear_decay", arg)
+                           for arg in ("peak_learning_rate", "warmup_steps", "total_steps"))
     return {
         "model": config.value("get_config", "name"),
         "dropout_rate": config.value("get_config", "dropout_rate"),
@@ -35,16 +38,23 @@ def t5x_recipe(config):
                    for arg in ("dtype", "scan_layers", "remat_policy")},
         "mixture": config.macro("MIXTURE_OR_TASK_NAME"),
         "batch_size": config.macro("BATCH_SIZE"),
-        "row_length": lengths["inputs"] + lengths["targets"],
+        "feature_lengths": config.macro("TASK_FEATURE_LENGTHS"),
         "total_steps": config.macro("TRAIN_STEPS"),
-        "peak_learning_rate": config.value("warmup_linear_decay", "peak_learning_rate"),
-        "warmup_steps": config.value("warmup_linear_decay", "warmup_steps"),
+        "peak_learning_rate": peak,
+        "warmup_steps": warmup,
+        "schedule": learning_rates(optimizers.warmup_linear_decay(peak, warmup, total), total),
         "adam": {arg: config.value("optax.adamw", arg)
                  for arg in ("b1", "b2", "eps", "weight_decay")},
         "clip_norm": config.value("clip_by_global_norm", "max_norm"),
         "seed": config.value("DatasetConfig", "seed", scope="train"),
         "save_period": config.value("SaveCheckpointConfig", "period"),
     }
+
+
+def learning_rates(schedule, total_steps):
+    """The learning rate of every step 0 … total_steps (the value at `total_steps` is the one
+    after the last update, where the decay ends)."""
+    return tuple(np.asarray(schedule(np.arange(total_steps + 1))).tolist())
 
 
 def native_recipe(config):
@@ -57,7 +67,9 @@ def native_recipe(config):
         except KeyError:
             return defaults[arg]
 
-    lengths = config.value("DatasetConfig", "task_feature_lengths", scope="train")
+    total = config.value("train_script.train", "total_steps")
+    _, schedule = optimizers.create_optimizer(total_steps=total, **{
+        arg: optimizer(arg) for arg in ("learning_rate", "warmup_steps", "weight_decay")})
     return {
         "model": config.value("get_config", "name"),
         "dropout_rate": config.value("get_config", "dropout_rate"),
@@ -65,10 +77,11 @@ def native_recipe(config):
                    for arg in ("dtype", "scan_layers", "remat_policy")},
         "mixture": config.value("DatasetConfig", "mixture_or_task_name", scope="train"),
         "batch_size": config.value("DatasetConfig", "batch_size", scope="train"),
-        "row_length": lengths["inputs"] + lengths["targets"],
-        "total_steps": config.value("train_script.train", "total_steps"),
+        "feature_lengths": config.value("DatasetConfig", "task_feature_lengths", scope="train"),
+        "total_steps": total,
         "peak_learning_rate": optimizer("learning_rate"),
         "warmup_steps": optimizer("warmup_steps"),
+        "schedule": learning_rates(schedule, total),
         "adam": {arg: optimizer(arg) for arg in ("b1", "b2", "eps", "weight_decay")},
         "clip_norm": optimizer("clip_norm"),
         "seed": config.value("DatasetConfig", "seed", scope="train"),
@@ -80,7 +93,17 @@ def native_recipe(config):
 def test_t5x_and_native_run_files_resolve_the_same_recipe(size):
     t5x = t5x_recipe(read(f"gin/opt_iml_{size}.gin"))
     native = native_recipe(read(f"gin/native/opt_iml_{size}.gin"))
-    assert t5x == native
+    # Field by field, so a failure names what differs.
+    assert t5x.keys() == native.keys()
+    for field in t5x:
+        assert t5x[field] == native[field], field
+    lengths = t5x["feature_lengths"]
+    assert set(lengths) == {"inputs", "targets"} and lengths["inputs"] > lengths["targets"]
+    for recipe in (t5x, native):
+        rates, peak, warmup = recipe["schedule"], recipe["peak_learning_rate"], recipe["warmup_steps"]
+        assert rates[warmup - 1] == pytest.approx(peak, rel=1e-6)  # warm-up ends at the peak
+        assert all(a >= b for a, b in zip(rates[warmup - 1:], rates[warmup:]))  # then only decays
+        assert rates[-2] > 0 and rates[-1] == 0.0  # to exactly 0 after the last update
 
 
 @pytest.mark.parametrize("size", ["1.3b", "30b", "175b"])
@@ -93,7 +116,8 @@ def test_paper_size_runs_save_periodically_and_at_their_last_step(size):
 def test_the_paper_recipe():
     recipe = t5x_recipe(read("gin/opt_iml_30b.gin"))
     assert recipe["model"] == "opt-30b" and recipe["mixture"] == "opt_iml_train"
-    assert (recipe["batch_size"], recipe["row_length"], recipe["total_steps"]) == (256, 2048, 4000)
+    assert (recipe["batch_size"], recipe["total_steps"]) == (256, 4000)
+    assert recipe["feature_lengths"] == {"inputs": 1536, "targets": 512}  # rows of 2048 tokens
     assert (recipe["peak_learning_rate"], recipe["warmup_steps"]) == (5e-5, 60)
     assert recipe["adam"]["b1"] == 0.9 and recipe["adam"]["b2"] == 0.95
     assert recipe["clip_norm"] == 1.0 and recipe["dropout_rate"] == 0.1
