@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The data folder (docs/benchmark.md); defaults to a `shared/data` folder beside the checkout.
-OPTIML_DATA_DIR ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
+# The data folder (docs/benchmark.md); defaults to a `shared/data` folder beside the checkout,
+# except under CI, where .ci/run must set it: a missing one then stops `make test` at once
+# (tests/conftest.py) rather than being found by chance.
+IN_CI := $(filter-out 0 false False FALSE,$(CI))
+OPTIML_DATA_DIR ?= $(if $(IN_CI),,$(shell [ -d ../shared/data ] && cd ../shared/data && pwd))
 DEMO_DIR ?= runs/demo
 CPU_MESH := XLA_FLAGS=--xla_force_host_platform_device_count=8 JAX_PLATFORMS=cpu
 

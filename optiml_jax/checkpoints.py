@@ -8,6 +8,10 @@ Layout (what t5x HEAD's `OrbaxCheckpointManagerInterface` writes and restores):
     MODEL_DIR/checkpoint_<step>/state/  `PyTreeCheckpointHandler(use_ocdbt=True)` holding
                                         {'target': params, 'state': {'step': step, ...}}
 
+A training run's checkpoints also hold `dataset/` (the data stream's position) and
+`train_settings/train_settings.json` (the optimizer and schedule settings the state was trained
+with, `optiml_jax.resume`), committed together with the state.
+
 Params are the `OPT` module's tree, either unscanned (`layers_0` … `layers_{n-1}`) or scanned (one
 `layers` subtree with a leading layer axis); `restore_params` converts between the two on read.
 
@@ -50,6 +54,8 @@ from optiml_jax.models.configs import OPTConfig
 CHECKPOINT_PREFIX = "checkpoint"  # t5x's step prefix: MODEL_DIR/checkpoint_<step>
 STATE_ITEM = "state"              # t5x's item name for the train state
 DATASET_ITEM = "dataset"          # t5x's item name for the input pipeline's position (JSON here)
+SETTINGS_ITEM = "train_settings"  # the optimizer and schedule settings of the run (JSON)
+SETTINGS_FILE = "train_settings.json"
 CONFIG_FILE = "config.json"
 GIN_CONFIG_FILE = "config.gin"    # t5x's (and our trainer's) operative gin config in MODEL_DIR
 _STEP_DIR = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)$")
@@ -76,19 +82,27 @@ def checkpoint_manager(model_dir: PathLike,
                        ) -> ocp.CheckpointManager:
     """An Orbax manager for MODEL_DIR that saves and restores t5x-layout train states.
 
-    Items: `state` (the train state tree) and `dataset` (the data stream's JSON position, written
-    by the primary process; every process's stream derives its rows from the same position).
+    Items: `state` (the train state tree), `dataset` (the data stream's JSON position, written
+    by the primary process; every process's stream derives its rows from the same position) and
+    `train_settings` (JSON, `optiml_jax.resume.run_settings`).
     `options` may set retention, intervals, etc.; its `step_prefix` is forced to t5x's.
     """
     options = dataclasses.replace(options or ocp.CheckpointManagerOptions(),
                                   step_prefix=CHECKPOINT_PREFIX)
     return ocp.CheckpointManager(as_path(model_dir), options=options,
                                  item_handlers={STATE_ITEM: _state_handler(),
-                                                DATASET_ITEM: ocp.JsonCheckpointHandler()})
+                                                DATASET_ITEM: ocp.JsonCheckpointHandler(),
+                                                SETTINGS_ITEM: ocp.JsonCheckpointHandler(
+                                                    filename=SETTINGS_FILE)})
 
 
 def step_dir(model_dir: PathLike, step: int) -> epath.Path:
     return epath.Path(model_dir) / f"{CHECKPOINT_PREFIX}_{step}"
+
+
+def settings_path(step_directory: PathLike) -> epath.Path:
+    """The settings file a training run stores in a `checkpoint_<step>` directory."""
+    return epath.Path(step_directory) / SETTINGS_ITEM / SETTINGS_FILE
 
 
 def step_dirs(model_dir: PathLike) -> list[tuple[int, epath.Path]]:

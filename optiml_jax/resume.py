@@ -1,15 +1,21 @@
 """What a restarted training run checks before it continues, so that it continues exactly.
 
-    MODEL_DIR/train_settings.json   the optimizer and schedule settings the run trains with
+    MODEL_DIR/checkpoint_<step>/train_settings/train_settings.json
+                                    the optimizer and schedule settings that step was trained
+                                    with, committed with the checkpoint (never one without them)
     MODEL_DIR/config.gin            the gin config of the latest start (loadable, as t5x writes it)
     MODEL_DIR/config.gin.history    every start's config, in order, each under a header naming
                                     its step, time and any setting change it was allowed to make
 
 * **Settings.** A resume compares the run's settings (`run_settings`: every argument of the
   optimizer function, e.g. `total_steps`, `learning_rate`, `warmup_steps`, plus
-  `num_microbatches` and `random_seed`) with `train_settings.json` and refuses a difference,
-  naming the setting and its run-file macro, unless that setting is in `allow_changed_settings`
-  (gin: `ALLOW_CHANGED_SETTINGS`). An allowed change becomes the run's setting from then on.
+  `num_microbatches` and `random_seed`) with those stored in the checkpoint it resumes from and
+  refuses a difference, naming the setting and its run-file macro, unless that setting is in
+  `allow_changed_settings` (gin: `ALLOW_CHANGED_SETTINGS`). An allowed change becomes the run's
+  setting from then on. A checkpoint without stored settings (written by another tool, or the
+  file deleted) is refused, naming the file, unless `allow_missing_settings` is set (gin:
+  `--gin.train_script.train.allow_missing_settings=True`); the start is then recorded as
+  unchecked in the history.
 * **Checkpoints.** Orbax commits a step by writing `commit_success.txt` and renaming its
   temporary directory, so a half-written save never looks complete. A `checkpoint_<step>` that
   lacks the marker or fails to restore (a truncated or deleted file) is reported by name and the
@@ -28,11 +34,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from orbax.checkpoint.path import atomicity
 
-from optiml_jax import optimizers
+from optiml_jax import checkpoints, optimizers
 
 log = logging.getLogger("optiml_jax.train")
 
-SETTINGS_FILE = "train_settings.json"
 CONFIG_FILE = "config.gin"
 CONFIG_HISTORY_FILE = "config.gin.history"
 COMMIT_MARKER = atomicity.COMMIT_SUCCESS_FILE
@@ -62,15 +67,29 @@ def _label(name: str) -> str:
     return f"{name} ({RUN_FILE_MACROS[name]})" if name in RUN_FILE_MACROS else name
 
 
-def check_settings(model_dir: Path, settings: Mapping[str, Any],
-                   allowed: Sequence[str]) -> list[str]:
-    """The allowed changes against the settings saved in `model_dir` (`["name: old -> new"]`);
-    raises ValueError on any other change. A run saved before settings were recorded passes."""
-    path = model_dir / SETTINGS_FILE
+class RefusedResume(ValueError):
+    """A checkpoint that restores but may not be continued with this run's settings: not damage,
+    so no older checkpoint is tried in its place."""
+
+
+def check_settings(step_dir: Path, settings: Mapping[str, Any], allowed: Sequence[str],
+                   allow_missing: bool = False) -> list[str]:
+    """The allowed changes against the settings stored in the checkpoint `step_dir`
+    (`["name: old -> new"]`); raises RefusedResume on any other change, and on missing stored
+    settings unless `allow_missing`."""
+    path = checkpoints.settings_path(step_dir)
     if not path.exists():
-        log.warning("%s has no %s (written by an older version): the optimizer and schedule "
-                    "settings of the resumed run cannot be checked.", model_dir, SETTINGS_FILE)
-        return []
+        if not allow_missing:
+            raise RefusedResume(
+                f"{path} is missing: the checkpoint does not say which optimizer and schedule "
+                f"settings it was trained with, so resuming from it cannot be checked and is "
+                f"refused. Restore the file, or resume unchecked with "
+                f"--gin.train_script.train.allow_missing_settings=True "
+                f"(train(allow_missing_settings=True)); that start is recorded in "
+                f"{CONFIG_HISTORY_FILE}.")
+        log.warning("%s is missing: resuming without checking the optimizer and schedule "
+                    "settings, as allow_missing_settings allows.", path)
+        return [f"settings unchecked ({path} missing; allow_missing_settings)"]
     saved, current = json.loads(path.read_text()), settings
     changed = sorted(name for name in saved.keys() | current.keys()
                      if saved.get(name) != current.get(name))
@@ -80,9 +99,9 @@ def check_settings(model_dir: Path, settings: Mapping[str, Any],
         described = "; ".join(f"{_label(name)}: {saved.get(name)!r} in the checkpoint's run, "
                               f"{current.get(name)!r} now" for name in refused)
         macros = [RUN_FILE_MACROS.get(name, name) for name in refused]
-        raise ValueError(
-            f"{model_dir}: resuming with settings that differ from those the run was trained "
-            f"with ({described}). Changing them mid-run silently changes what is trained (the "
+        raise RefusedResume(
+            f"Resuming from {step_dir} with settings that differ from those it was trained "
+            f"with, stored in {path} ({described}). Changing them mid-run silently changes what is trained (the "
             f"learning-rate schedule, the optimizer, the dropout bits), so it is refused: use the "
             f"saved values, another MODEL_DIR, or allow the change explicitly with "
             f"--gin.ALLOW_CHANGED_SETTINGS=\"{macros!r}\" (train(allow_changed_settings=...)); "
@@ -90,12 +109,11 @@ def check_settings(model_dir: Path, settings: Mapping[str, Any],
     return [f"{_label(name)}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed]
 
 
-def record_start(model_dir: Path, settings: Mapping[str, Any], gin_config: str | None,
-                 start_step: int, changes: Sequence[str]) -> None:
-    """Writes the run's settings and its config, and appends this start to the history."""
+def record_start(model_dir: Path, gin_config: str | None, start_step: int,
+                 changes: Sequence[str]) -> None:
+    """Writes the run's config and appends this start to the history (the settings themselves
+    are stored with every checkpoint)."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / SETTINGS_FILE).write_text(json.dumps(dict(settings), indent=2, sort_keys=True)
-                                           + "\n")
     header = (f"# ===== start at step {start_step}, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
               f"{'; allowed setting changes: ' + '; '.join(changes) if changes else ''} =====\n")
@@ -125,7 +143,8 @@ def restore_newest_usable(steps: Sequence[int], step_dir: Callable[[int], Path],
                           any_process: Callable[[bool], bool] = bool,
                           move_unusable: bool = True) -> tuple[int, Any]:
     """`(step, restore(step))` for the newest committed step in `steps` that restores, after
-    moving the newer unusable ones aside (see the module docstring).
+    moving the newer unusable ones aside (see the module docstring). A RefusedResume raised by
+    `restore` stops the search.
 
     `any_process(flag)` is True everywhere if `flag` is True on any process, so that all
     processes resume from the same step; only the process with `move_unusable` moves
@@ -138,6 +157,8 @@ def restore_newest_usable(steps: Sequence[int], step_dir: Callable[[int], Path],
         if reason is None:
             try:
                 restored = restore(step)
+            except RefusedResume:
+                raise  # the same refusal for every step: not a damaged checkpoint
             # Orbax and TensorStore raise ValueError, OSError, JSONDecodeError or bare Exception
             # for a damaged file; whatever it is, this checkpoint cannot be resumed from.
             except Exception as error:  # noqa: BLE001

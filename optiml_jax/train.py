@@ -5,9 +5,10 @@ It follows t5x's conventions (gin macros, `--gin_file` / `--gin_bindings` / `--g
 Orbax checkpoints) so t5x users feel at home, and it trains the same `OPT` module t5x trains.
 
 What one run does:
-  * resumes from the latest complete checkpoint in `model_dir` (params, optimizer state, step and
-    the data-stream position), else starts from `checkpoint_cfg.restore.path`
-    (`INITIAL_CHECKPOINT_PATH`, e.g. a converted OPT checkpoint), else from scratch;
+  * resumes from the latest complete checkpoint in `model_dir` (params, optimizer state, step,
+    the data-stream position and the optimizer / schedule settings), else starts from
+    `checkpoint_cfg.restore.path` (`INITIAL_CHECKPOINT_PATH`, e.g. a converted OPT checkpoint),
+    else from scratch;
   * trains on the packed OPT-IML stream, jitted over the partitioner's mesh, each process feeding
     its slice of the global batch;
   * logs loss, token accuracy, LR, grad norm, tokens/s and MFU to TensorBoard and
@@ -17,8 +18,8 @@ What one run does:
   * stops at a non-finite loss or gradient norm, naming the step, before anything of that step
     is saved (or skips such updates, with `optimizers.create_optimizer(max_skipped_updates=N)`);
     a state with non-finite parameters is never saved;
-  * on resume, refuses changed optimizer / schedule settings and falls back past unusable
-    checkpoints (`optiml_jax.resume`).
+  * on resume, refuses optimizer / schedule settings that differ from those stored in the
+    checkpoint and falls back past unusable checkpoints (`optiml_jax.resume`).
 """
 
 from __future__ import annotations
@@ -196,12 +197,14 @@ def train(*,
           compile_only: bool = False,
           progress_bar: bool = True,
           gin_config: str | None = None,
-          allow_changed_settings: Sequence[str] = ()) -> TrainState | Any:
+          allow_changed_settings: Sequence[str] = (),
+          allow_missing_settings: bool = False) -> TrainState | Any:
     """Trains `model` for `total_steps` updates; returns the final state.
 
     `gin_config` (the parsed gin config, passed by `main`) is written to `model_dir/config.gin`
     and appended to `model_dir/config.gin.history`. `allow_changed_settings` names the settings
-    (`total_steps` or `TRAIN_STEPS`, ...) a resume may change (`optiml_jax.resume`).
+    (`total_steps` or `TRAIN_STEPS`, ...) a resume may change; `allow_missing_settings` resumes
+    from a checkpoint that stores no settings, unchecked (`optiml_jax.resume`).
 
     With `compile_only=True` nothing is read or initialised: the train step is lowered and
     compiled for the configured mesh from abstract shapes, and `(compiled executable, sizes)` is
@@ -246,16 +249,21 @@ def train(*,
         enable_async_checkpointing=checkpoint_cfg.save.async_save))
     settings = resume.run_settings(optimizer_fn, total_steps=total_steps,
                                    num_microbatches=num_microbatches, random_seed=random_seed)
-    changes = []
-    if manager.latest_step() is not None:  # before restoring: an optimizer change alters the tree
+    if manager.latest_step() is not None:
         checkpoints.check_config(manager.directory, config)
-        changes = resume.check_settings(model_dir, settings, allow_changed_settings)
-    state, stream_state = _initial_state(model, optimizer, partitioner, cfg, manager, abstract,
-                                         shardings, checkpoint_cfg.restore, random_seed)
+
+    def check_settings(step: int) -> list[str]:
+        # Before restoring that step: an optimizer change alters the state's tree.
+        return resume.check_settings(checkpoints.step_dir(manager.directory, step), settings,
+                                     allow_changed_settings, allow_missing_settings)
+
+    state, stream_state, changes = _initial_state(
+        model, optimizer, partitioner, cfg, manager, abstract, shardings, checkpoint_cfg.restore,
+        random_seed, check_settings)
     start_step = int(state.step)
     if is_primary:
         checkpoints.save_config(model_dir, config)
-        resume.record_start(model_dir, settings, gin_config, start_step, changes)
+        resume.record_start(model_dir, gin_config, start_step, changes)
     for change in changes:
         log.warning("resuming at step %d with a changed setting, as allowed: %s", start_step,
                     change)
@@ -276,7 +284,8 @@ def train(*,
         with _failed_saves_named(model_dir):
             manager.save(step, args=ocp.args.Composite(**{
                 checkpoints.STATE_ITEM: ocp.args.PyTreeSave(state.state_dict()),
-                checkpoints.DATASET_ITEM: ocp.args.JsonSave(stream_position)}), force=force)
+                checkpoints.DATASET_ITEM: ocp.args.JsonSave(stream_position),
+                checkpoints.SETTINGS_ITEM: ocp.args.JsonSave(settings)}), force=force)
 
     bar = summaries.ProgressBar(start_step, total_steps, enabled=progress_bar and is_primary)
     step = start_step
@@ -387,8 +396,11 @@ def _failed_saves_named(model_dir: Path):
 
 
 def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardings,
-                   restore_cfg: RestoreCheckpointConfig, random_seed: int):
-    """Resume from `model_dir`, else start from `restore_cfg.path`, else from scratch."""
+                   restore_cfg: RestoreCheckpointConfig, random_seed: int,
+                   check_settings: Callable[[int], list[str]]):
+    """`(state, data stream position, allowed setting changes)`: resumed from `model_dir` (the
+    settings of the step resumed from checked first), else started from `restore_cfg.path`, else
+    from scratch."""
     config = model.module.config
     latest = manager.latest_step()
     if latest is not None:
@@ -396,13 +408,14 @@ def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardi
                               abstract, shardings)
 
         def restore(step: int):
-            return manager.restore(step, args=ocp.args.Composite(**{
+            changes = check_settings(step)
+            return changes, manager.restore(step, args=ocp.args.Composite(**{
                 checkpoints.STATE_ITEM: ocp.args.PyTreeRestore(
                     item=target.state_dict(),
                     restore_args=ocp.checkpoint_utils.construct_restore_args(target.state_dict())),
                 checkpoints.DATASET_ITEM: ocp.args.JsonRestore()}))
 
-        step, restored = resume.restore_newest_usable(
+        step, (changes, restored) = resume.restore_newest_usable(
             manager.all_steps(), functools.partial(checkpoints.step_dir, manager.directory),
             restore, any_process=_any_process, move_unusable=jax.process_index() == 0)
         if step != latest:  # newer ones were moved aside: every process must see that
@@ -411,7 +424,7 @@ def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardi
             manager.reload()
         state = target.replace_from_state_dict(restored[checkpoints.STATE_ITEM])
         log.info("resumed from %s", checkpoints.step_dir(manager.directory, step))
-        return state, restored[checkpoints.DATASET_ITEM]
+        return state, restored[checkpoints.DATASET_ITEM], changes
     rng = jax.random.PRNGKey(random_seed)
     params = None
     if restore_cfg.path:
@@ -420,7 +433,7 @@ def _initial_state(model, optimizer, partitioner, cfg, manager, abstract, shardi
             scan_layers=model.module.scan_layers, config=config)
         log.info("initialised from %s", restore_cfg.path)
     return init_train_state(model, optimizer, partitioner, shardings, cfg.sequence_length, rng,
-                            params=params), None
+                            params=params), None, []
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Test-wide setup: a fake 8-device CPU mesh, set before JAX initialises its backend; and, with
-`CI` set, no silent skips: a test that skips for want of the data folder, torch or transformers
-fails instead, naming what is missing (CI provides all three)."""
+`CI` set, no silent skips: without the data folder the session stops before collecting anything,
+naming OPTIML_DATA_DIR, and a test that skips for want of torch or transformers fails instead,
+naming what is missing (CI provides all three)."""
 
 import os
 import re
@@ -18,6 +19,17 @@ CI_PREREQUISITES = ("OPTIML_DATA_DIR", "torch", "transformers")
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def pytest_sessionstart(session):
+    """Under CI, a missing data folder would fail hundreds of tests one by one; stop at once."""
+    data = os.environ.get("OPTIML_DATA_DIR", "")
+    if _in_ci() and not os.path.isdir(data):
+        state = f"is {data!r}, not a directory" if data else "is not set"
+        pytest.exit(f"CI is set but OPTIML_DATA_DIR {state}: CI runs every data test. Set "
+                    f"OPTIML_DATA_DIR to the data folder (docs/benchmark.md; .ci/run exports "
+                    f"../shared/data), or unset CI to run without it.",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def _missing_prerequisite(report) -> str | None:

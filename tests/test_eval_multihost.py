@@ -60,15 +60,30 @@ def test_resume_with_different_local_task_results_on_two_processes_completes(tmp
     port = 21000 + os.getpid() % 20000
 
     # Only process 0 writes: after this, host 0 holds `first`'s result and host 1 holds nothing.
-    evaluate_on_two_processes(checkpoint, out_dirs, f"^{re.escape(first)}$", port)
+    first_scores = evaluate_on_two_processes(checkpoint, out_dirs, f"^{re.escape(first)}$", port)
     assert not (out_dirs[1] / "task_results.jsonl").exists()
     done = (out_dirs[0] / "task_results.jsonl").read_text().splitlines()
     assert [json.loads(line)["task"] for line in done] == [first]
 
+    # Host 1's own folder disagrees: it says `second` is finished (with an impossible score) and
+    # `first` is not. Were it read, process 1 would evaluate `first` while process 0 evaluated
+    # `second`, and the two would hang in each other's collectives or report different scores.
+    out_dirs[1].mkdir(parents=True)
+    (out_dirs[1] / "settings.json").write_text((out_dirs[0] / "settings.json").read_text())
+    other = {**json.loads(done[0]), "task": second, "score": -1.0}
+    host1_results = json.dumps(other) + "\n"
+    (out_dirs[1] / "task_results.jsonl").write_text(host1_results)
+
     both = f"^({re.escape(first)}|{re.escape(second)})$"
     scores = evaluate_on_two_processes(checkpoint, out_dirs, both, port + 1)
+    # Process 0's decision everywhere: `first` from its folder, `second` evaluated, not -1.
     assert scores[0] == scores[1] and set(scores[0]) == {first, second}
+    assert scores[0][first] == first_scores[0][first] and scores[0][second] != -1.0
     # Resumed, not redone: `first` was evaluated once, `second` was appended.
     resumed = (out_dirs[0] / "task_results.jsonl").read_text().splitlines()
     assert resumed[0] == done[0]
     assert [json.loads(line)["task"] for line in resumed] == [first, second]
+    results = json.loads((out_dirs[0] / "results.json").read_text())
+    assert {r["task"]: r["score"] for r in results["tasks"]} == scores[0]
+    # Process 1 never writes the folder: its disagreeing file is as it was.
+    assert (out_dirs[1] / "task_results.jsonl").read_text() == host1_results

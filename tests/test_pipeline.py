@@ -1,6 +1,7 @@
 """PackedBatchStream on the real SuperNI mixture: content, determinism, resume, shards, SeqIO parity."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -87,7 +88,11 @@ def test_resume_after_restart_equals_the_uninterrupted_stream(cache_dir, restart
     for _ in range(restart_step):
         next(interrupted)
     state = json.loads(json.dumps(interrupted.state()))  # As saved inside a checkpoint.
-    assert len(json.dumps(state)) < 4096
+    # Small: the pool's positions, a few settings, and 8 hex digits (+ a separator) per task and
+    # per data file of the fingerprint.
+    fingerprint = state["fingerprint"]
+    assert len(fingerprint) == 9 * (fingerprint.count(".") + fingerprint.count(":") + 1) - 1
+    assert len(json.dumps(state)) - len(fingerprint) < 4096
     resumed = _stream(cache_dir, state=state)
     restored = _stream(cache_dir, seed=0)
     restored.restore(state)
@@ -137,3 +142,33 @@ def test_restore_refuses_a_state_whose_data_files_changed(tmp_path):
         f.write(" ")  # the file changed on disk
     with pytest.raises(ValueError, match="data files changed since it was saved"):
         PackedBatchStream("fixture_fingerprint", state=state, **settings)
+
+
+def test_a_fresh_stream_reads_a_same_size_same_mtime_edit_not_the_cached_examples(tmp_path):
+    """The example cache is keyed by content: an edit that keeps the file's size and modification
+    time must not be served from the cache a previous run built."""
+    from data_fixtures import write_superni_task
+
+    path = write_superni_task(tmp_path, "task9960_cache_fixture",
+                              [(f"question {j}", [f"answer {j}"]) for j in range(20)])
+    registry.add_task(registry.TaskSpec(name="fixture:cache_key", source_name="task9960", benchmark="fixture",
+                                        category="Question Answering", split="train", level="",
+                                        reader="superni", path=path, num_examples=20))
+    registry.add_mixture(registry.MixtureSpec("fixture_cache_key", (("fixture:cache_key", 1.0),)))
+    vocabulary = default_vocabulary()
+
+    def targets_read() -> set[str]:
+        stream = PackedBatchStream("fixture_cache_key", batch_size=2, sequence_length=1024,
+                                   cache_dir=str(tmp_path / "cache"))
+        return {vocabulary.decode(targets[weights == 1][:-1].tolist()).strip()
+                for _ in range(4) for _, targets, weights in _segments(next(stream))}
+
+    assert {"answer 13", "answer 7"} <= targets_read()  # builds the cache
+    status = os.stat(path)
+    text = open(path, encoding="utf-8").read()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace("answer 13", "answer 31"))
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert os.path.getsize(path) == status.st_size
+    targets = targets_read()
+    assert "answer 31" in targets and "answer 13" not in targets

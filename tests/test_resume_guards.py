@@ -1,6 +1,7 @@
 """What a run refuses or survives so that it never continues on something other than it started
-with: non-finite updates (never saved), changed data files, changed optimizer or schedule
-settings (refused unless allowed, and logged)."""
+with: non-finite updates (never saved), changed data files (named, one by one), changed or
+missing optimizer or schedule settings (stored with each checkpoint; refused unless allowed, and
+logged)."""
 
 import functools
 import json
@@ -157,6 +158,30 @@ def test_an_allowed_change_resumes_and_is_kept_in_the_config_history(finished_ru
         run(model_dir, steps=6)
 
 
+@requires_data
+@pytest.mark.slow
+def test_a_checkpoint_without_stored_settings_is_refused_unless_explicitly_allowed(
+        finished_run, tmp_path):
+    from optiml_jax.resume import CONFIG_HISTORY_FILE
+
+    model_dir = copy_run(finished_run, tmp_path / "run", keep_up_to=4)
+    for step in saved_steps(model_dir):  # committed with each checkpoint
+        stored = json.loads(checkpoints.settings_path(checkpoints.step_dir(model_dir, step))
+                            .read_text())
+        assert stored["total_steps"] == STEPS and stored["warmup_steps"] == 2
+    missing = checkpoints.settings_path(checkpoints.step_dir(model_dir, 4))
+    shutil.rmtree(missing.parent)
+    with pytest.raises(ValueError, match=re.escape(str(missing)) + r" is missing.*"
+                                         r"--gin\.train_script\.train\.allow_missing_settings=True"):
+        run(model_dir)
+    # A refusal is not damage: checkpoint 4 is neither moved aside nor replaced by 2.
+    assert saved_steps(model_dir) == [2, 4]
+    metrics = run(model_dir, allow_missing_settings=True)
+    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
+    assert f"settings unchecked ({missing} missing" in (model_dir / CONFIG_HISTORY_FILE).read_text()
+    assert checkpoints.settings_path(checkpoints.step_dir(model_dir, 6)).is_file()
+
+
 def test_a_same_size_edit_of_a_task_file_is_refused_on_resume_naming_the_file(tmp_path):
     """Same size, same modification time, one changed byte: only the content can tell."""
     from data_fixtures import write_superni_task
@@ -188,3 +213,34 @@ def test_a_same_size_edit_of_a_task_file_is_refused_on_resume_naming_the_file(tm
     with pytest.raises(ValueError, match=r"data files changed since it was saved.*"
                                          + re.escape(f"{tasks[1][0]} ({edited})")):
         PackedBatchStream("fixture_same_size", state=state, **settings)
+
+
+def test_a_changed_file_of_a_multi_file_task_is_named_on_resume(tmp_path):
+    """A PromptSource task reads its templates and its rows: the refusal names the one that
+    changed (the templates), not just the task's main path (the rows)."""
+    from data_fixtures import real_data_dir
+
+    source = os.path.join(real_data_dir(), "promptsource", "templates", "super_glue", "copa")
+    templates = shutil.copy(os.path.join(source, "templates.yaml"), tmp_path / "templates.yaml")
+    rows = shutil.copy(os.path.join(real_data_dir(), "fewglue", "FewGLUE", "COPA", "train.jsonl"),
+                       tmp_path / "train.jsonl")
+    registry.add_task(registry.TaskSpec(
+        name="fixture:copa_two_files", source_name="super_glue/copa", benchmark="fixture",
+        category="Cause Effect Classification", split="train", level="", reader="promptsource",
+        path=str(rows), num_examples=32,
+        reader_args=(("templates", str(templates)), ("rows", "superglue"), ("subset", "copa"))))
+    registry.add_mixture(registry.MixtureSpec("fixture_two_files", (("fixture:copa_two_files", 1.0),)))
+    settings = dict(batch_size=2, sequence_length=256, cache_dir=str(tmp_path / "cache"))
+    stream = PackedBatchStream("fixture_two_files", **settings)
+    next(stream)
+    state = json.loads(json.dumps(stream.state()))
+
+    text = open(templates, encoding="utf-8").read()
+    with open(templates, "w", encoding="utf-8") as f:
+        f.write(text.replace("Exercise: choose", "Exercise: chooze"))
+    with pytest.raises(ValueError) as refused:
+        PackedBatchStream("fixture_two_files", state=state, **settings)
+    message = str(refused.value)
+    assert f"1 task file(s) or rates differ from what the state was saved with: " \
+           f"fixture:copa_two_files ({templates})" in message, message
+    assert str(rows) not in message

@@ -5,8 +5,9 @@ written to a cache file (one JSON line per example after a header line) with an 
 offsets and an array of 64-bit hashes of each example's row id (what held-out instances are cut
 by). Later reads fetch single lines with `os.pread`, so memory holds only the offsets and row
 hashes (16 bytes per example) and the task header, whatever the size of the collection. A cache
-entry is keyed by the reader, its arguments and every input file's absolute path, size and
-modification time, so an edited file is re-read.
+entry is keyed by the reader, its arguments and every input file's absolute path and content
+digest (`content_digest`), so an edited file is re-read even when the edit kept its size and
+modification time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from optiml_jax.data.formats import READERS
 
 _CACHE_FORMAT = 2
 ReaderArgs = tuple[tuple[str, object], ...]
+
+
+def content_digest(path: str) -> str:
+    """A 128-bit digest of a file's bytes (hex): what the example cache and the data stream's
+    fingerprint (`optiml_jax.data.pipeline`) key on. Content, not size or modification time: an
+    edit can keep both."""
+    with open(path, "rb") as f:  # Raises FileNotFoundError naming a missing task file.
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def row_hash(row_key: str) -> int:
@@ -107,6 +116,19 @@ class ExampleStore:
     def __init__(self, cache_dir: str | None = None):
         self._root = os.path.join(cache_dir or paths.cache_dir(), "examples")
         self._opened: dict[tuple, TaskExamples] = {}
+        self._digests: dict[str, str] = {}  # absolute path -> content_digest
+
+    def file_digests(self, path: str, args: ReaderArgs = ()) -> list[tuple[str, str]]:
+        """`(file, content digest)` of every file a reader reads (`data_files`, in order). A file
+        is hashed once per store, so a stream's fingerprint and the cache keys of the tasks it
+        opens share one pass over the data."""
+        digests = []
+        for file in data_files(path, args):
+            key = os.path.abspath(file)
+            if key not in self._digests:
+                self._digests[key] = content_digest(file)
+            digests.append((file, self._digests[key]))
+        return digests
 
     def open(self, reader: str, name: str, path: str, args: ReaderArgs = ()) -> TaskExamples:
         key = (reader, path, args)
@@ -116,9 +138,7 @@ class ExampleStore:
 
     def _cache_stem(self, reader: str, name: str, path: str, args: ReaderArgs) -> str:
         identity = [f"{_CACHE_FORMAT}|{reader}|{args!r}"]
-        for file in _input_files(path, args):
-            status = os.stat(file)  # Raises FileNotFoundError naming the missing task file.
-            identity.append(f"{os.path.abspath(file)}|{status.st_size}|{status.st_mtime_ns}")
+        identity += [f"{os.path.abspath(file)}|{digest}" for file, digest in self.file_digests(path, args)]
         digest = hashlib.blake2b("\n".join(identity).encode(), digest_size=8).hexdigest()
         return os.path.join(self._root, reader, f"{name.replace('/', '__')}.{digest}")
 

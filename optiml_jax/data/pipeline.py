@@ -21,8 +21,8 @@ Guarantees:
   of all shards' rows is exactly the single-process batch, for any number of shards; the price is
   that each process tokenizes the whole global batch (measured by benchmarks/mixture_scale.py).
 - State is the step, the next stream position and the positions of the examples waiting in the
-  packing pool (`lookahead` integers), plus the data fingerprint (9 characters per task):
-  restoring re-reads only those examples.
+  packing pool (`lookahead` integers), plus the data fingerprint (9 characters per task and per
+  data file): restoring re-reads only those examples.
 - Memory: tasks are opened lazily through the on-disk example store, which keeps 16 bytes per
   example in RAM; no task's data stays in memory.
 
@@ -38,12 +38,12 @@ import warnings
 import numpy as np
 
 from optiml_jax.data import registry
-from optiml_jax.data.example_store import ExampleStore, data_files
+from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.packing import FittedExample, choose_row, fit_example, pack_rows
 from optiml_jax.data.sampling import MixtureSampler
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2  # 2: the data fingerprint has one digest per file, not per task
 _PREPARE_CHUNK = 256  # Stream positions rendered and tokenized together.
 
 
@@ -85,7 +85,9 @@ class PackedBatchStream:
         self._sampler = MixtureSampler([s.name for s in self._specs], [r for _, r in mixture.rates], seed)
         self._store = ExampleStore(cache_dir)
         self._vocabulary = default_vocabulary()
-        self._data_fingerprint = self._fingerprint()  # once: the files a restore must find again
+        # Once: the files a restore must find again (their digests also key the example cache).
+        self._task_files = [self._store.file_digests(spec.path, spec.reader_args) for spec in self._specs]
+        self._data_fingerprint = self._fingerprint()
         self._readers: dict[int, TaskReader] = {}
         self._truncations: collections.Counter = collections.Counter()
         self._step = 0
@@ -158,34 +160,42 @@ class PackedBatchStream:
         return pack_rows(rows[self._rows], self.sequence_length)
 
     def _fingerprint(self) -> str:
-        """What the stream reads: one digest per task of the mixture, in order, of its name, rate
-        and the content of every file its reader reads (a prepared TFDS dataset: every file of
-        its folder), joined by "." (8 hex digits each).
+        """What the stream reads: per task of the mixture, in order, a digest of its name and rate,
+        then the content digest of every file its reader reads (e.g. PromptSource templates and
+        rows; a prepared TFDS dataset: every file of its folder), 8 hex digits each, joined by
+        ":"; the tasks joined by ".".
 
         A restore with another fingerprint would silently continue on different data (files
         added, removed, replaced or edited in place since the state was saved), so it is refused,
-        naming the tasks whose digest changed. Content, not size or modification time: an edit
+        naming each file whose digest changed. Content, not size or modification time: an edit
         that keeps the size (and even the timestamp) changes it, while the same data copied to
         another host or restored from a backup keeps it.
         """
-        digests = []
-        for spec, (_, rate) in zip(self._specs, self._rates):
-            digest = hashlib.blake2b(f"{spec.name}\t{rate!r}\n".encode(), digest_size=4)
-            for path in data_files(spec.path, spec.reader_args):  # e.g. P3 files and templates too
-                with open(path, "rb") as f:
-                    hashlib.file_digest(f, lambda: digest)
-            digests.append(digest.hexdigest())
-        return ".".join(digests)
+        tasks = []
+        for spec, (_, rate), files in zip(self._specs, self._rates, self._task_files):
+            settings = hashlib.blake2b(f"{spec.name}\t{rate!r}\n".encode(), digest_size=4).hexdigest()
+            tasks.append(":".join([settings] + [digest[:8] for _, digest in files]))
+        return ".".join(tasks)
 
     def _fingerprint_change(self, saved: str | None) -> str:
-        """Which of the mixture's data files differ from those a saved fingerprint describes."""
-        saved_digests = (saved or "").split(".")
-        digests = self._data_fingerprint.split(".")
-        if len(saved_digests) != len(digests):
-            return (f"the state describes {len(saved_digests)} task file(s), the mixture now has "
-                    f"{len(digests)} (tasks added or removed, or a state from an older version)")
-        changed = [f"{spec.name} ({spec.path})" for spec, old, new
-                   in zip(self._specs, saved_digests, digests) if old != new]
+        """Which of the mixture's tasks and data files differ from those a saved fingerprint
+        describes."""
+        saved_tasks = (saved or "").split(".")
+        tasks = self._data_fingerprint.split(".")
+        if len(saved_tasks) != len(tasks):
+            return (f"the state describes {len(saved_tasks)} task(s), the mixture now has "
+                    f"{len(tasks)} (tasks added or removed)")
+        changed = []
+        for spec, files, old, new in zip(self._specs, self._task_files, saved_tasks, tasks):
+            (old_settings, *old_files), (new_settings, *new_files) = old.split(":"), new.split(":")
+            if old_settings != new_settings:
+                changed.append(f"{spec.name} (its name or rate)")
+            if len(old_files) != len(new_files):
+                changed.append(f"{spec.name} ({len(old_files)} data file(s) when saved, "
+                               f"{len(new_files)} now, from {spec.path})")
+            else:
+                changed += [f"{spec.name} ({file})" for (file, _), a, b
+                            in zip(files, old_files, new_files) if a != b]
         return (f"{len(changed)} task file(s) or rates differ from what the state was saved "
                 f"with: {', '.join(changed[:5])}{', …' if len(changed) > 5 else ''}")
 
