@@ -11,25 +11,42 @@ what was registered, what was left out for want of local data and how the traini
 obtained; `python -m optiml_jax.tasks stats` prints it.
 
 Catalog files, one per benchmark: `superni.py` + `superni_catalog.tsv`, `promptsource.py` +
-`promptsource_catalog.tsv` (+ `promptsource_datasets.tsv`), `flan.py` + `flan_catalog.tsv`,
-`reasoning.py` + `reasoning_catalog.tsv`, `dialogue.py` + `dialogue_catalog.tsv`; the evaluation
+`promptsource_catalog.tsv` (+ `promptsource_datasets.tsv`), `crossfit.py` + `crossfit_catalog.tsv`
+(+ `crossfit_tasks.tsv`), `flan.py` + `flan_catalog.tsv`, `exmix.py` + `exmix_catalog.tsv`, `t5.py` +
+`t5_catalog.tsv`, `unifiedskg.py` + `unifiedskg_catalog.tsv`,
+`reasoning.py` + `reasoning_catalog.tsv`, `dialogue.py` + `dialogue_catalog.tsv`, `pretraining.py`
+(§4.5's pre-training text), `user.py` (your own tasks); `decontamination.py` applies
+`decontamination_decisions.tsv`; the evaluation
 splits of every benchmark are in `levels.py`, the split rules in `splits.py`. docs/benchmark.md
 explains every decision.
 """
 
+from optiml_jax.data.mixing import PAPER_BENCHMARK_PROPORTIONS
+from optiml_jax.tasks.crossfit import crossfit_benchmark
+from optiml_jax.tasks.decontamination import apply_decisions, load_decisions
 from optiml_jax.tasks.dialogue import configured_share, dialogue_benchmark, register_dialogue_mixtures
+from optiml_jax.tasks.exmix import exmix_benchmark
 from optiml_jax.tasks.flan import flan_benchmark
+from optiml_jax.tasks.pretraining import pretraining_benchmark
 from optiml_jax.tasks.promptsource import promptsource_benchmark
 from optiml_jax.tasks.reasoning import reasoning_benchmark
 from optiml_jax.tasks.registration import register_catalogs
 from optiml_jax.tasks.superni import superni_benchmark
+from optiml_jax.tasks.t5 import t5_benchmark
+from optiml_jax.tasks.unifiedskg import unifiedskg_benchmark
+from optiml_jax.tasks.user import user_benchmarks, user_proportions
 
 
 def benchmarks():
-    """Every benchmark catalog with its local data, in registration order."""
-    return [superni_benchmark(), promptsource_benchmark(), flan_benchmark(), reasoning_benchmark(), dialogue_benchmark()]
+    """Every benchmark catalog with its local data, in registration order: the paper's, then the
+    user's own (`$OPTIML_USER_TASKS`), with the decontamination decisions applied."""
+    paper = [superni_benchmark(), promptsource_benchmark(), crossfit_benchmark(), flan_benchmark(), exmix_benchmark(),
+             t5_benchmark(), unifiedskg_benchmark(), reasoning_benchmark(), pretraining_benchmark(), dialogue_benchmark()]
+    known = {f"{e.benchmark}:{e.name}" for catalog in paper for e in catalog.entries}
+    return apply_decisions(paper + user_benchmarks(known), load_decisions())
 
 
 DIALOGUE_SHARE = configured_share()  # Read first: a bad setting fails before any registration.
-REPORT = register_catalogs(benchmarks())
+CATALOGS = benchmarks()
+REPORT = register_catalogs(CATALOGS, proportions=user_proportions(CATALOGS, PAPER_BENCHMARK_PROPORTIONS))
 DIALOGUE_MIXTURES = register_dialogue_mixtures(REPORT, DIALOGUE_SHARE)

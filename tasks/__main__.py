@@ -6,9 +6,13 @@
         category, top tasks) with a line per benchmark saying how many local examples carry its
         share (so a large share resting on few examples, which repeat, shows; counting opens each
         training task once, through the cache training uses); --plot writes a bar chart.
-    python -m optiml_jax.tasks build-catalog --benchmark superni|promptsource|flan|reasoning|dialogue --output FILE
+    python -m optiml_jax.tasks build-catalog --benchmark BENCHMARK --output FILE
         rebuilds a benchmark's catalog from its public files ($OPTIML_DATA_DIR and the settings of
         docs/benchmark.md); tests check the checked-in files against a rebuild.
+    python -m optiml_jax.tasks decontaminate [--mixture opt_iml_train] [--out decontamination] [--threshold 0.01]
+        13-gram overlap of every (training task, evaluation task) pair present locally (§2.3): prints
+        the pairs over the threshold, its runtime and peak memory, and writes them as TSV and JSON;
+        decisions go in a decisions file (tasks/decontamination.py).
 """
 
 from __future__ import annotations
@@ -34,25 +38,40 @@ PAPER_TASKS = {
     "superni": (1613, ""),
     "promptsource": (280, "one task per templates file (279 at the local commit), ANLI split into its 3 rounds; "
                           "the paper used commit 0cc4b0c"),
-    "crossfit": (159, "no reader yet"),
+    "crossfit": (159, "the release's 160 (the paper does not say which one it left out)"),
     "flan": (70, ""),
-    "exmix": (14, "no reader yet"),
-    "t5": (36, "no reader yet"),
-    "unifiedskg": (21, "no reader yet"),
+    "exmix": (14, ""),
+    "t5": (36, ""),
+    "unifiedskg": (21, ""),
     "reasoning": (14, ""),
+    "pretraining": (None, "§4.5: the 5% pre-training text of the final mixtures, not a Table 1 benchmark"),
     "dialogue": (None, "§4.7 ablation only, not part of Table 1"),
 }
+PAPER_BENCH_TASKS = 1991  # §1, §6.1: the whole collection.
+PAPER_TRAIN_TASKS = 1545  # Table 1's train split (Table 16 says 1,531).
 
 
 def benchmark_counts(entries, report) -> str:
-    catalogued = collections.Counter(e.benchmark for e in entries)
-    rows = []
+    """Catalog vs Table 1 per benchmark, what OPT-IML keeps of it (all but "removed", §2.1), its
+    train/dev/test tasks and how many are present locally; then the bench's totals."""
+    by = collections.defaultdict(collections.Counter)
+    for e in entries:
+        by[e.benchmark][e.split] += 1
+    rows, total, train = [], 0, 0
     for benchmark, (paper, note) in PAPER_TASKS.items():
-        present = report.present.get(benchmark, 0)
-        rows.append([benchmark, catalogued.get(benchmark, 0), "-" if paper is None else paper, present,
-                     note or ("" if catalogued.get(benchmark, 0) == paper else "see docs/benchmark.md")])
-    return _table("Tasks per benchmark: catalog vs the paper's Table 1, and present locally",
-                  ["benchmark", "catalog", "paper", "present", "difference"], rows)
+        counts = by.get(benchmark, collections.Counter())
+        catalogued, kept = sum(counts.values()), sum(counts.values()) - counts["removed"]
+        if paper is not None:
+            total, train = total + kept, train + counts["train"]
+        note = note or ("" if catalogued == paper else "see docs/benchmark.md")
+        rows.append([benchmark, catalogued, "-" if paper is None else paper, kept, counts["train"], counts["dev"],
+                     counts["test"], report.present.get(benchmark, 0), note])
+    out = _table("Tasks per benchmark: catalog vs the paper's Table 1, kept in OPT-IML Bench (all but those §2.1 "
+                 "removes), per split, and present locally",
+                 ["benchmark", "catalog", "paper", "kept", "train", "dev", "test", "present", "difference"], rows)
+    out += (f"OPT-IML Bench (Table 1's eight benchmarks): {total} tasks kept (paper: {PAPER_BENCH_TASKS:,}); train split "
+            f"{train} tasks (paper: {PAPER_TRAIN_TASKS:,}; docs/benchmark.md explains the differences)\n")
+    return out
 
 
 def catalog_summary(entries, report) -> str:
@@ -164,7 +183,8 @@ def _build_code_table(module: str):
 
 
 CATALOG_BUILDERS = {"superni": _build_superni, "promptsource": _build_promptsource, "flan": _build_flan,
-                    "reasoning": _build_code_table("reasoning"), "dialogue": _build_code_table("dialogue")}
+                    **{name: _build_code_table(name) for name in ("crossfit", "exmix", "t5", "unifiedskg", "reasoning",
+                                                                 "dialogue")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,17 +198,26 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build-catalog", help="rebuild a benchmark's catalog from its public files")
     build.add_argument("--benchmark", required=True, choices=sorted(CATALOG_BUILDERS))
     build.add_argument("--output", required=True)
+    decontaminate = commands.add_parser("decontaminate", help="13-gram overlap of training and evaluation tasks")
+    decontaminate.add_argument("--mixture", default="opt_iml_train", help="the training mixture whose tasks to check")
+    decontaminate.add_argument("--out", default="decontamination", help="folder for overlaps.tsv and overlaps.json")
+    decontaminate.add_argument("--threshold", type=float, default=0.01, help="report pairs over this fraction (§2.3: 1%%)")
     args = parser.parse_args(argv)
 
     import optiml_jax.tasks as bench
     from optiml_jax.tasks.catalog import write_catalog
 
+    if args.command == "decontaminate":
+        from optiml_jax.tasks.decontamination import run
+
+        run(args.mixture, args.out, args.threshold)
+        return 0
     if args.command == "build-catalog":
         entries = CATALOG_BUILDERS[args.benchmark]()
         write_catalog(args.output, entries)
         print(f"wrote {len(entries)} {args.benchmark} tasks to {args.output}")
         return 0
-    catalogs = bench.benchmarks()
+    catalogs = bench.CATALOGS
     entries = [entry for catalog in catalogs for entry in catalog.entries]
     print(benchmark_counts(entries, bench.REPORT))
     for note in (note for catalog in catalogs for note in catalog.notes):

@@ -2,11 +2,16 @@
 
 A catalog file lists every task of one benchmark with its category and where OPT-IML puts it:
 
-- `split`: "train" (OPT-IML trains on it), "dev" or "test" (evaluated, never trained on), or
+- `split`: "train" (OPT-IML trains on it), "dev" or "test" (evaluated, never trained on),
   "held_out" (neither: its category is fully held out, or it shares a data source with an
-  evaluation task, §2.3). OPT-IML-Max trains on every split (§6.1).
+  evaluation task, §2.3), or "removed" (not part of OPT-IML Bench: §2.1 keeps a CrossFit, ExMix
+  or T5 task only when no other benchmark has it; catalogued so the counts match the original
+  benchmark's). OPT-IML-Max trains on every split but "removed" (§6.1).
 - `level` (dev/test only): the generalization level, one of `LEVELS`.
 - `reason`: why, citing the paper or a decision in docs/benchmark.md.
+- `instruction`: the instruction sentence of a task whose benchmark has none (CrossFit, ExMix,
+  T5, UnifiedSKG: "we manually write a simple instruction sentence for each of the included
+  tasks", §2.2); written by us, reviewed for not changing the task (docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.resources
-from typing import Callable
+from typing import Callable, Mapping
 
 # Generation tasks are scored by ROUGE-L (and exact match), tasks with options by rank accuracy.
 from optiml_jax.evaluation.metrics import ACCURACY, ROUGE_L  # noqa: F401  (catalog vocabulary)
@@ -23,7 +28,7 @@ FULLY_HELD_OUT = "fully_held_out"
 PARTIALLY_HELD_OUT = "partially_held_out"
 FULLY_SUPERVISED = "fully_supervised"
 LEVELS = (FULLY_HELD_OUT, PARTIALLY_HELD_OUT, FULLY_SUPERVISED)
-SPLITS = ("train", "dev", "test", "held_out")
+SPLITS = ("train", "dev", "test", "held_out", "removed")
 EVALUATION_SPLITS = {"dev": "validation", "test": "test"}  # OPT-IML split → registered task split
 
 
@@ -40,6 +45,7 @@ class CatalogEntry:
     level: str  # "" unless split is dev or test.
     reason: str
     prompts: int = 1  # Prompt templates the task is instantiated with (Table 1's "prompts per task").
+    instruction: str = ""  # Keyword benchmarks only: our instruction sentence (module docstring).
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -140,7 +146,8 @@ class BenchmarkCatalog:
 
     `inputs(entry)` locates a task's data; `evaluation_instances(entry, number of subtasks)` caps
     how many instances each evaluation subtask reads (None: all); `evaluation_metric` is the metric
-    of an evaluation task that no row of `levels` names (a row's own metric wins);
+    of an evaluation task that no row of `levels` names (a row's own metric wins), unless
+    `task_metrics` names one for that task (user tasks declare theirs);
     `in_default_mixtures=False` keeps a benchmark out of `opt_iml_train` / `opt_iml_max_train`
     (dialogue, which the final models do not use, §4.7); `notes` are findings about the local
     data that `stats` prints (e.g. files left out).
@@ -153,3 +160,4 @@ class BenchmarkCatalog:
     evaluation_metric: str = ROUGE_L
     in_default_mixtures: bool = True
     notes: tuple[str, ...] = ()
+    task_metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)

@@ -25,6 +25,7 @@ from optiml_jax.data import paths
 from optiml_jax.data.formats.flan import original_templates, read_patterns
 from optiml_jax.data.formats.flan_tasks import TASKS
 from optiml_jax.data.formats.superglue import SUBSETS
+from optiml_jax.data.mixing import FLAN_TASK_CAP
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, Variant, load_packaged_catalog
 from optiml_jax.tasks.levels import evaluation_row
@@ -32,7 +33,6 @@ from optiml_jax.tasks.levels import evaluation_row
 BENCHMARK = "flan"
 CATALOG_FILE = "flan_catalog.tsv"
 PAPER_TASKS = 70
-FLAN_TASK_CAP = 30_000  # §2.1
 DEV_PROMPTS_PER_TASK = 250  # §4.1
 
 

@@ -17,7 +17,7 @@ out every task built from the source of a fully or partially held-out evaluation
 
 Each row lists its member tasks (`members`: names in its benchmark's catalog); a row with several
 members is averaged over them (§4.1, e.g. the four WinoBias subsets or the eight Bard files). Rows
-of benchmarks without a reader yet (MMLU, UnifiedSKG, the OPT tasks) list none.
+of benchmarks without a reader yet (MMLU, the OPT tasks) list none.
 """
 
 from __future__ import annotations
@@ -153,9 +153,10 @@ TEST_SPLIT = (
           ("super_glue/axg",)),
     _test("Crows-Pairs", "promptsource", NOT_STATED, PARTIALLY_HELD_OUT, ACCURACY, ("crows_pairs",), "§5.2: not from held-out clusters",
           ("crows_pairs",)),
-    _test("DART", "unifiedskg", "Data to Text", PARTIALLY_HELD_OUT, ROUGE_L, ("dart",), "§5.5; level inferred"),
-    _test("MultiWoZ", "unifiedskg", "Dialogue State Tracking", PARTIALLY_HELD_OUT, ROUGE_L, ("multi_woz_v22",), "§5.5; level decided"),
-    _test("Spider", "unifiedskg", "Text to Code", FULLY_SUPERVISED, ROUGE_L, (), "§5.5"),
+    _test("DART", "unifiedskg", "Data to Text", PARTIALLY_HELD_OUT, ROUGE_L, ("dart",), "§5.5; level inferred", ("dart",)),
+    _test("MultiWoZ", "unifiedskg", "Dialogue State Tracking", PARTIALLY_HELD_OUT, ROUGE_L, ("multi_woz_v22",), "§5.5; level decided",
+          ("multiwoz",)),
+    _test("Spider", "unifiedskg", "Text to Code", FULLY_SUPERVISED, ROUGE_L, (), "§5.5", ("spider",)),
     _test("PIQA", "opt", _QA, PARTIALLY_HELD_OUT, ACCURACY, ("piqa",), "§5.1; level inferred"),
     _test("MultiRC", "opt", _QA, PARTIALLY_HELD_OUT, ACCURACY, ("multirc",), "§5.1; level inferred"),
     _test("Winograd", "opt", _COREF, FULLY_HELD_OUT, ACCURACY, _WSC_SOURCES, "§5.1"),

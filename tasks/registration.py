@@ -27,7 +27,8 @@ import collections
 import dataclasses
 
 from optiml_jax.data import registry, seqio_tasks
-from optiml_jax.data.mixing import DEFAULT_EPS, PAPER_BENCHMARK_PROPORTIONS, MixingRates, compute_mixing_rates
+from optiml_jax.data.mixing import (DEFAULT_EPS, PAPER_BENCHMARK_PROPORTIONS, MixingRates, compute_mixing_rates,
+                                    task_cap)
 from optiml_jax.data.prompting import EVALUATION_SHOTS, PromptConfig
 from optiml_jax.tasks.catalog import (ACCURACY, EVALUATION_SPLITS, FULLY_SUPERVISED, LEVELS, BenchmarkCatalog,
                                       CatalogEntry, TaskInputs, Variant)
@@ -77,11 +78,12 @@ def _specs(catalog: BenchmarkCatalog, entry: CatalogEntry, inputs: TaskInputs,
     specs = [registry.TaskSpec(name=task_name(entry), split="train", level="",
                                reader=train.reader if train else inputs.evaluation.reader if inputs.evaluation else "",
                                path=train.path if train else None, reader_args=train.args if train else (),
-                               holdout=_held_out_cut(entry, inputs, registry.TRAINING_PART), **common)]
+                               holdout=_held_out_cut(entry, inputs, registry.TRAINING_PART),
+                               train_cap=task_cap(entry.benchmark), **common)]
     if entry.split not in EVALUATION_SPLITS:
         return specs
     row = evaluation_row(entry.benchmark, entry.name)
-    metric = row.metric if row else catalog.evaluation_metric
+    metric = row.metric if row else catalog.task_metrics.get(entry.name, catalog.evaluation_metric)
     evaluation = inputs.evaluation
     variants = []
     # Without local evaluation data a task still registers (absent), so reports list it as missing.
@@ -143,8 +145,8 @@ def register_catalogs(
             counts[entry.benchmark] = counts.get(entry.benchmark, 0) + 1
             # A task whose dataset has no training split (num_examples 0) only evaluates.
             if inputs.train is not None and entry.num_examples > 0:
-                name, weight = task_name(entry), (entry.benchmark, entry.num_examples)
-                if catalog.in_default_mixtures:
+                name, weight = task_name(entry), (entry.benchmark, min(entry.num_examples, task_cap(entry.benchmark)))
+                if catalog.in_default_mixtures and entry.split != "removed":
                     training[f"{namespace}_max_train"][name] = weight
                 if entry.trains:
                     if catalog.in_default_mixtures:

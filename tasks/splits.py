@@ -10,13 +10,21 @@ Applied in order by each benchmark's catalog builder (first match wins):
 5. everything else → train.
 Fully supervised evaluation tasks (rule 1) are trained on too: their evaluation instances are
 held out (`CatalogEntry.trains`), and their sources hold nothing out.
+
+Before these rules, §2.1's for the keyword benchmarks: "we only kept tasks from the CrossFit, ExMix
+and T5 collections that do not appear in any other benchmarks" (`removed_reason`). A task appears
+in another benchmark when one of that benchmark's kept tasks is built from the same data source,
+spelled as SuperNI's `Source` spells it (every catalog's `source` column follows that spelling).
+ExMix and T5 are compared with the benchmarks OPT-IML keeps whole (`KEPT_WHOLE`: SuperNI,
+PromptSource, FLAN, Reasoning, UnifiedSKG); CrossFit also with ExMix and T5's kept tasks, which the
+paper names source by source (App. A.1), so of two keyword tasks on one source the named one stays.
 """
 
 from __future__ import annotations
 
 import functools
 
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED
+from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, load_packaged_catalog
 from optiml_jax.tasks.levels import (DEV_FULLY_HELD_OUT_CATEGORIES, EVALUATION_TASKS, TEST_FULLY_HELD_OUT_CATEGORIES,
                                      EvaluationTask)
 
@@ -58,3 +66,36 @@ def assign(category: str, source: str, row: EvaluationTask | None, eval_sources:
     if source in eval_sources:
         return category, "held_out", "", f"§2.3: shares data source {source!r} with {eval_sources[source]}"
     return category, "train", "", "a category seen in training"
+
+
+KEPT_WHOLE = ("superni_catalog.tsv", "promptsource_catalog.tsv", "flan_catalog.tsv", "reasoning_catalog.tsv",
+              "unifiedskg_catalog.tsv")
+SHOWN_TASKS = 2  # Task names shown per benchmark in a reason; the rest are counted.
+
+
+@functools.lru_cache(maxsize=None)
+def _tasks_by_source(catalog_files: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    """Data source → {benchmark: its kept tasks built from that source}."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for file_name in catalog_files:
+        for entry in load_packaged_catalog(file_name):
+            if entry.split != "removed":
+                found.setdefault(entry.source, {}).setdefault(entry.benchmark, []).append(entry.name)
+    return found
+
+
+def appears_elsewhere(source: str, catalog_files: tuple[str, ...] = KEPT_WHOLE) -> str:
+    """Which benchmarks of `catalog_files` build tasks from `source`, e.g. "flan (cola); promptsource
+    (glue/cola)", or "" when none does."""
+    parts = []
+    for benchmark, names in sorted(_tasks_by_source(catalog_files).get(source, {}).items()):
+        more = f" and {len(names) - SHOWN_TASKS} more" if len(names) > SHOWN_TASKS else ""
+        parts.append(f"{benchmark} ({', '.join(names[:SHOWN_TASKS])}{more})")
+    return "; ".join(parts)
+
+
+def removed_reason(source: str, catalog_files: tuple[str, ...] = KEPT_WHOLE) -> str | None:
+    """Why a keyword-benchmark task built from `source` is not part of OPT-IML Bench (§2.1), or None
+    when no benchmark of `catalog_files` has its data."""
+    elsewhere = appears_elsewhere(source, catalog_files)
+    return f"§2.1: removed, data source {source!r} is also in {elsewhere}" if elsewhere else None

@@ -6,9 +6,14 @@ build-catalog` rebuilds it; a test checks the checked-in file against a rebuild 
 
 Columns come from:
 - official split: `splits/default/{train,test,excluded}_tasks.txt` (756 + 119 + 738 = 1,613);
-- original category and data source: the task file's `Categories[0]` and `Source[0]` when the file
-  is present, else FLAN's `flan_collection_info.csv` (which spells names with "_" for "-" and cuts
-  them at the first "."), else `MANUAL_METADATA` (two MMLU tasks FLAN leaves out);
+- original category and data source: FLAN's `flan_collection_info.csv` (which spells names with
+  "_" for "-" and cuts them at the first "."), for every task it lists (1,556 of 1,613), and
+  `MMLU_FAMILY` for the 57 it leaves out (all of SuperNI's `mmmlu_answer_generation_*` tasks). One
+  source for every task, whichever task files are present, so a rebuild with the full 1,613 files
+  gives this catalog. The task files' own `Categories[0]` / `Source[0]` agree with it on the 262
+  local files except where a file says "Misc." and FLAN names the finer category (11 tasks, e.g.
+  task1146_country_capital → "Country Capital Prediction"; docs/benchmark.md D27; a test measures
+  the agreement);
 - example count: `number_examples` in FLAN's NIv2 metadata (the full data's instance count);
 - OPT-IML category: the original category, except where Table 15 recategorizes a task
   (`CATEGORY_OVERRIDES`);
@@ -46,14 +51,9 @@ SOURCE_OVERRIDES = {
     "task975_prachathai67k_same_genre_classification": (
         "prachathai67k", "Source says 'sherliic'; its instances are prachathai67k news"),
 }
-_MMLU = ("Question Answering", "measuring_massive_multitask_language_understanding")
-MANUAL_METADATA = {
-    # Absent locally and missing from FLAN's collection info (FLAN drops MMLU-derived tasks); every
-    # other task of this family (task664–task737, "mmmlu_answer_generation_*") has exactly this
-    # category and source in its task file.
-    "task727_mmmlu_answer_generation_prehistory": _MMLU,
-    "task729_mmmlu_answer_generation_professional_law": _MMLU,
-}
+# FLAN's collection leaves out SuperNI's MMLU family (task664–task737, `mmmlu_answer_generation_*`);
+# each of the 55 present locally says exactly this in its task file.
+MMLU_FAMILY = ("_mmmlu_answer_generation_", ("Question Answering", "measuring_massive_multitask_language_understanding"))
 
 
 def flan_name(task: str) -> str:
@@ -83,26 +83,22 @@ def _read_flan_collection(data_dir: str) -> dict[str, tuple[str, str]]:
         }
 
 
-def _category_and_source(task: str, tasks_dir: str, flan: dict) -> tuple[str, str]:
-    path = os.path.join(tasks_dir, f"{task}.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-        return record["Categories"][0], record["Source"][0]
+def _category_and_source(task: str, flan: dict) -> tuple[str, str]:
     if flan_name(task) in flan:
         return flan[flan_name(task)]
-    if task in MANUAL_METADATA:
-        return MANUAL_METADATA[task]
-    raise ValueError(f"SuperNI task {task}: no task file, no FLAN collection row and no manual entry gives its category.")
+    if MMLU_FAMILY[0] in task:
+        return MMLU_FAMILY[1]
+    raise ValueError(f"SuperNI task {task}: FLAN's collection info has no row for it and it is not of the MMLU "
+                     f"family; add its category and source to tasks/superni.py.")
 
 
 def _is_test_task(official: str, category: str) -> bool:
     return official == "test" and category in TEST_FULLY_HELD_OUT_CATEGORIES
 
 
-def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEntry]:
-    """Builds the SuperNI catalog from the public files under `data_dir` (see module docstring)."""
-    tasks_dir = tasks_dir or os.path.join(data_dir, "superni", "tasks")
+def build_catalog(data_dir: str) -> list[CatalogEntry]:
+    """Builds the SuperNI catalog from the public files under `data_dir` (see module docstring): the
+    split lists, FLAN's collection info and NIv2 metadata; never the task files."""
     official = _read_split_lists(data_dir)
     with open(os.path.join(data_dir, "superni", "meta", "niv2_metadata_from_flan.json"), encoding="utf-8") as f:
         counts = {name: int(record["number_examples"]) for name, record in json.load(f).items()}
@@ -111,7 +107,7 @@ def build_catalog(data_dir: str, tasks_dir: str | None = None) -> list[CatalogEn
     unknown = sorted(set(dev) - set(official))
     if unknown:
         raise ValueError(f"Table 15 SuperNI tasks missing from the official split lists: {unknown}")
-    metadata = {task: _category_and_source(task, tasks_dir, flan) for task in sorted(official)}
+    metadata = {task: _category_and_source(task, flan) for task in sorted(official)}
     metadata.update({task: (metadata[task][0], source) for task, (source, _) in SOURCE_OVERRIDES.items()})
     categories = {task: CATEGORY_OVERRIDES.get(task, (category,))[0] for task, (category, _) in metadata.items()}
     # SuperNI's own test tasks hold their sources out of training too (footnote 4).

@@ -18,6 +18,10 @@ import dataclasses
 from typing import Mapping
 
 DEFAULT_EPS = 4096
+# §2.1: "we take maximally 100k examples (at random) per task from all benchmarks except FLAN,
+# where we take maximally 30k examples per task".
+TASK_CAP = 100_000
+FLAN_TASK_CAP = 30_000
 PAPER_BENCHMARK_PROPORTIONS = {
     "crossfit": 4.0,
     "exmix": 2.0,
@@ -29,6 +33,11 @@ PAPER_BENCHMARK_PROPORTIONS = {
     "reasoning": 1.0,
     "pretraining": 5.0,
 }
+
+
+def task_cap(benchmark: str) -> int:
+    """The most training examples one task of `benchmark` contributes (§2.1)."""
+    return FLAN_TASK_CAP if benchmark == "flan" else TASK_CAP
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,6 +55,9 @@ class TaskSpec:
     path: str | None  # The data file, or None when it is not present locally.
     num_examples: int  # The catalog's example count (full data), used for mixing rates.
     max_examples: int | None = None  # Evaluation reads only a task's first N examples.
+    # Training reads at most this many of the task's examples, a seeded random subset (§2.1's
+    # per-task cap, `optiml_jax.data.mixing.task_cap`).
+    train_cap: int | None = None
     prompt: PromptConfig = PromptConfig()
     # Keyword arguments of the reader (hashable pairs), e.g. a templates file and one template.
     reader_args: tuple[tuple[str, object], ...] = ()
@@ -118,3 +121,8 @@ def get_mixture(name: str) -> MixtureSpec:
     if name not in _MIXTURES:
         raise UnknownNameError(f"unknown mixture {name!r}{_suggest(name, _MIXTURES)} (did you import optiml_jax.tasks?)")
     return _MIXTURES[name]
+
+
+def all_tasks() -> list[TaskSpec]:
+    """Every registered task, in registration order."""
+    return list(_TASKS.values())

@@ -65,6 +65,10 @@ class TaskReader:
         if spec.holdout is not None:
             held_out = held_out_mask(everything.row_hashes, spec.source_name, spec.holdout)
             everything = everything.select(np.flatnonzero(held_out if spec.holdout.part == EVALUATION_PART else ~held_out))
+        if spec.train_cap is not None and len(everything) > spec.train_cap:
+            # §2.1's cap "at random": a subset drawn once per task, the same on every host and run.
+            rng = np.random.default_rng([spec.prompt.seed, stable_task_hash(spec.source_name)])
+            everything = everything.select(np.sort(rng.choice(len(everything), spec.train_cap, replace=False)))
         examples = everything if spec.max_examples is None else everything.head(spec.max_examples)
         if len(examples) == 0:
             raise DataFormatError(spec.path, "(examples)", f"task {spec.name} has no usable examples "

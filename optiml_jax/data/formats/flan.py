@@ -18,11 +18,11 @@ hypothesis." → "Context: {premise}…"; cnn_dailymail #7–9, whose target is 
 translation templates that translate the other way). This keeps 513 of the 610 templates of
 FLAN's 61 keys; templates keep their original index as id (`template_<i>`).
 
-**Rows.** `rows="tfds"` reads FLAN's TFDS dataset and split string for the task through
-`tfds.as_numpy` (datasets must be prepared beforehand with `tfds build <name>`, which also
-explains the manual downloads some need; nothing is downloaded while reading); `rows="superglue"` reads an original SuperGLUE or FewGLUE
-JSONL file for FLAN's SuperGLUE tasks (`optiml_jax.data.formats.superglue`, whose rows carry the
-same feature names and label ids as TFDS's `super_glue`).
+**Rows.** `rows="tfds"` reads FLAN's TFDS dataset and split string for the task
+(`optiml_jax.data.formats.tfds_rows`: prepared datasets only, nothing is downloaded while
+reading); `rows="superglue"` reads an original SuperGLUE or FewGLUE JSONL file for FLAN's
+SuperGLUE tasks (`optiml_jax.data.formats.superglue`, whose rows carry the same feature names
+and label ids as TFDS's `super_glue`).
 
 **Examples.** Training (`template=None`) renders each row once, with one original template drawn
 from a generator seeded by (seed, task name, row index); evaluation (`template=i`) renders every
@@ -48,6 +48,7 @@ from optiml_jax.data.examples import DataFormatError, Example, TaskData, Unknown
 from optiml_jax.data.formats.files import parse_shared_file
 from optiml_jax.data.formats.flan_tasks import TASKS, FlanTask, RowSkipped, options_text
 from optiml_jax.data.formats.superglue import read_superglue_rows
+from optiml_jax.data.formats.tfds_rows import tfds_rows
 from optiml_jax.data.prompting import INSTANCE, example_rng
 
 ROW_SOURCES = ("tfds", "superglue")
@@ -156,23 +157,11 @@ def load_flan_rows(path: str | None, *, task: str, split: str, rows: str = "tfds
     spec = flan_task(task)
     split_string = spec.split(split)  # Also validates the split name when the file is the split.
     if rows == "tfds":
-        return FlanRows(spec.tfds_name, _tfds_rows(spec, split_string, tfds_data_dir, f"flan:{task}"))
+        return FlanRows(spec.tfds_name, tfds_rows(spec.tfds_name, split_string, tfds_data_dir, f"flan:{task}"))
     if rows == "superglue":
         found = _superglue_rows(spec, path, f"flan:{task}")
         return FlanRows(str(path), found)
     raise ValueError(f"flan:{task}: unknown rows source {rows!r}; sources are {ROW_SOURCES}.")
-
-
-def _tfds_rows(spec: FlanTask, split: str, data_dir: str | None, task: str) -> list[tuple[str, Mapping]]:
-    import tensorflow_datasets as tfds  # Heavy (TensorFlow); only FLAN's TFDS rows need it.
-
-    try:
-        dataset = tfds.load(spec.tfds_name, split=split, data_dir=data_dir, download=False, shuffle_files=False)
-    except AssertionError as error:  # TFDS's "could not find data in <dir>".
-        raise FileNotFoundError(f"{task}: TFDS dataset {spec.tfds_name} is not prepared ({error}). Prepare it with "
-                                f"`tfds build {spec.tfds_name.split(':')[0]}` (pass --data_dir to match "
-                                f"tfds_data_dir); docs/benchmark.md lists the datasets.") from None
-    return [(f"{spec.tfds_name}/{split}#{index}", row) for index, row in enumerate(tfds.as_numpy(dataset))]
 
 
 def _superglue_rows(spec: FlanTask, path: str | None, task: str) -> list[tuple[str, Mapping]]:
