@@ -86,6 +86,15 @@ def read_catalog(path: str) -> list[CatalogEntry]:
     return entries
 
 
+def load_packaged_table(file_name: str, row_type, integer_columns: tuple[str, ...] = ()) -> dict:
+    """A benchmark's own TSV table checked in under `tasks/` (first column: the task), as
+    {task: row_type(**row)} with `integer_columns` parsed."""
+    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / file_name) as path:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    return {row["task"]: row_type(**{**row, **{c: int(row[c]) for c in integer_columns}}) for row in rows}
+
+
 def load_packaged_catalog(file_name: str) -> list[CatalogEntry]:
     """A catalog file checked in under `tasks/` (no data files needed)."""
     with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / file_name) as path:

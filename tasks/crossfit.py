@@ -33,17 +33,15 @@ evaluation split, the same for every seed) evaluates; `stats` says how many task
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import importlib.resources
 import os
 import re
 
 from optiml_jax.data import paths
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import (BenchmarkCatalog, CatalogEntry, Location, TaskInputs, first_instances,
-                                      load_packaged_catalog)
+                                      load_packaged_catalog, load_packaged_table)
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "crossfit"
@@ -72,10 +70,7 @@ class CrossFitTask:
 
 @functools.lru_cache(maxsize=None)
 def tasks_table() -> dict[str, CrossFitTask]:
-    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / TASKS_FILE) as path:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-    return {row["task"]: CrossFitTask(**{**row, "train_examples": int(row["train_examples"])}) for row in rows}
+    return load_packaged_table(TASKS_FILE, CrossFitTask, ("train_examples",))
 
 
 def build_catalog() -> list[CatalogEntry]:

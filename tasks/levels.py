@@ -153,7 +153,10 @@ TEST_SPLIT = (
           ("super_glue/axg",)),
     _test("Crows-Pairs", "promptsource", NOT_STATED, PARTIALLY_HELD_OUT, ACCURACY, ("crows_pairs",), "§5.2: not from held-out clusters",
           ("crows_pairs",)),
-    _test("DART", "unifiedskg", "Data to Text", PARTIALLY_HELD_OUT, ROUGE_L, ("dart",), "§5.5; level inferred", ("dart",)),
+    # DART's annotations include E2E's and WebNLG's sentences for their own inputs (4,290 of its
+    # 6,980 dev annotations come from E2E), so those sources are DART's too (§2.3).
+    _test("DART", "unifiedskg", "Data to Text", PARTIALLY_HELD_OUT, ROUGE_L, ("dart", "e2e", "web_nlg"),
+          "§5.5; level inferred", ("dart",)),
     _test("MultiWoZ", "unifiedskg", "Dialogue State Tracking", PARTIALLY_HELD_OUT, ROUGE_L, ("multi_woz_v22",), "§5.5; level decided",
           ("multiwoz",)),
     _test("Spider", "unifiedskg", "Text to Code", FULLY_SUPERVISED, ROUGE_L, (), "§5.5", ("spider",)),

@@ -24,10 +24,8 @@ and no evaluation split (a fully supervised task evaluated on them gets a held-o
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import importlib.resources
 import json
 import os
 
@@ -37,7 +35,7 @@ from optiml_jax.data.formats.promptsource import ENDOFTEXT, NOT_APPLICABLE, load
 from optiml_jax.data.formats.superglue import SUBSETS
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import (BenchmarkCatalog, CatalogEntry, Location, TaskInputs, Variant,
-                                      load_packaged_catalog)
+                                      load_packaged_catalog, load_packaged_table)
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "promptsource"
@@ -65,11 +63,7 @@ class DatasetRow:
 
 @functools.lru_cache(maxsize=None)
 def datasets_table() -> dict[str, DatasetRow]:
-    with importlib.resources.as_file(importlib.resources.files("optiml_jax.tasks") / DATASETS_FILE) as path:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-    return {row["task"]: DatasetRow(**{**row, "train_examples": int(row["train_examples"]),
-                                       "evaluation_examples": int(row["evaluation_examples"])}) for row in rows}
+    return load_packaged_table(DATASETS_FILE, DatasetRow, ("train_examples", "evaluation_examples"))
 
 
 def folder_of(task: str) -> str:

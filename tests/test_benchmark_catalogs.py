@@ -84,11 +84,18 @@ def test_stats_prints_catalog_against_table_1_and_local_presence():
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     table = result.stdout.split("Tasks per benchmark")[1].split("\n\n")[0]
-    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:] if line.strip()}
-    assert rows["superni"][1:4] == ["1613", "1613", "262"]
-    assert rows["promptsource"][1:3] == ["281", "280"] and "ANLI" in table
-    assert rows["reasoning"][1:4] == ["14", "14", "7"]
-    assert rows["flan"][1:3] == ["70", "70"]
+    rows = {line.split()[0]: line.split()[1:8] for line in table.splitlines()[2:] if line.strip()}
+    # catalog, paper, kept (all but §2.1's removed), train, dev, test, present locally
+    columns = {b: dict(zip(["catalog", "paper", "kept", "present"], [r[0], r[1], r[2], r[6]])) for b, r in rows.items()}
+    paper = {"superni": "1613", "promptsource": "280", "crossfit": "159", "flan": "70", "exmix": "14", "t5": "36",
+             "unifiedskg": "21", "reasoning": "14"}
+    assert {b: columns[b]["paper"] for b in paper} == paper
+    assert {b: columns[b]["catalog"] for b in paper} == {**paper, "promptsource": "281", "crossfit": "160"}
+    assert (columns["crossfit"]["kept"], columns["t5"]["kept"], columns["exmix"]["kept"]) == ("13", "7", "14")
+    assert (columns["superni"]["present"], columns["reasoning"]["present"], columns["unifiedskg"]["present"]) == (
+        "262", "7", "1")  # UnifiedSKG: DART's dev set
+    assert "ANLI" in table and "OPT-IML Bench (Table 1's eight benchmarks):" in table
+    assert "(paper: 1,991); train split" in table and "(paper: 1,545;" in table
     assert "P3: 18 file(s) without rendered targets left out" in result.stdout
     assert "  flan: 1 train task present locally, 32 examples, carries " in result.stdout
 
@@ -107,3 +114,34 @@ def test_stats_says_how_many_local_examples_carry_each_benchmarks_share(tmp_path
     superni_tasks = sum(name.startswith("superni:") for name, _ in registry.get_mixture("opt_iml_train").rates)
     assert per_benchmark["superni"].startswith(f"superni: {superni_tasks} train tasks present locally, ")
     assert superni.NUM_TASKS == 1613
+
+
+def _mirror(source: str, target) -> None:
+    """`source`'s tree under `target`: real folders, files linked (so more can be added)."""
+    for folder, _, files in os.walk(source):
+        mirrored = target / os.path.relpath(folder, source)
+        mirrored.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.symlink(os.path.join(folder, name), mirrored / name)
+
+
+def test_every_catalog_rebuilds_unchanged_from_a_data_root_with_more_files(tmp_path, monkeypatch):
+    """No catalog depends on which data files are present: with more of them (as with the full
+    data), written to contradict the secondary sources, every builder gives the checked-in catalog."""
+    import json
+
+    from data_fixtures import superni_task_record
+    from optiml_jax.tasks.__main__ import CATALOG_BUILDERS
+    from optiml_jax.tasks.catalog import load_packaged_catalog
+
+    root = tmp_path / "data"
+    _mirror(real_data_dir(), root)
+    tasks = root / "superni" / "tasks"
+    for entry in [e for e in superni.load_catalog() if not (tasks / f"{e.name}.json").exists()][:20]:
+        record = superni_task_record(entry.name, [("input", ["output"])], category="Textual Entailment")
+        (tasks / f"{entry.name}.json").write_text(json.dumps({**record, "Source": ["another source"]}))
+    (root / "p3" / "super_glue_cb_new_template.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    (root / "flan" / "cot_data" / "math_train.tsv").write_text("question\tanswer\trationale\n")
+    monkeypatch.setenv("OPTIML_DATA_DIR", str(root))
+    for benchmark, build in sorted(CATALOG_BUILDERS.items()):
+        assert build() == load_packaged_catalog(f"{benchmark}_catalog.tsv"), benchmark

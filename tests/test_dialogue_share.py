@@ -1,7 +1,6 @@
 """The dialogue share of the §4.7 ablation mixtures: chosen by mixture name or by
 `OPTIML_DIALOGUE_SHARE`, and what the batch stream samples matches it; a bad setting names itself."""
 
-import collections
 import os
 import subprocess
 import sys

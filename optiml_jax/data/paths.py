@@ -6,12 +6,21 @@
 - `OPTIML_CACHE_DIR`: where parsed task files are cached (default `~/.cache/optiml_jax`).
 (`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.vocab`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
 
-Each other benchmark's data has a setting of its own that defaults to a folder of the data
-folder (`data_setting`); docs/benchmark.md lists them:
+Each other benchmark's data has a setting of its own that defaults to a path under the data
+folder (`data_setting`); docs/benchmark.md lists them with their defaults:
 `OPTIML_PROMPTSOURCE_DIR` (templates), `OPTIML_PROMPTSOURCE_ROWS_DIR` (dataset rows as JSONL),
-`OPTIML_P3_DIR`, `OPTIML_SUPERGLUE_DIR`, `OPTIML_FLAN_TEMPLATES`, `OPTIML_COT_DIR`,
-`OPTIML_GSM8K_TEST`, `OPTIML_DIALOGUE_DIR`; FLAN's TFDS datasets are read from TFDS's own
-`TFDS_DATA_DIR` (default `~/tensorflow_datasets`).
+`OPTIML_P3_DIR`, `OPTIML_SUPERGLUE_DIR`, `OPTIML_FLAN_TEMPLATES`, `OPTIML_CROSSFIT_DIR`,
+`OPTIML_EXMIX_DIR`, `OPTIML_UNIFIEDSKG_DIR`, `OPTIML_DART_DEV` (DART's original dev JSON),
+`OPTIML_COT_DIR`, `OPTIML_GSM8K_TEST`, `OPTIML_DIALOGUE_DIR`. TFDS datasets (FLAN's, T5's kept
+tasks, ExMix's Wiki Toxicity) are read from TFDS's own `TFDS_DATA_DIR` (default
+`~/tensorflow_datasets`, `tfds_data_dir`).
+
+Settings read where they are used, with no default under the data folder: `OPTIML_PRETRAINING_TEXT`
+(the pre-training corpus, `optiml_jax.tasks.pretraining`), `OPTIML_USER_TASKS` and
+`OPTIML_USER_PROPORTIONS` (your own tasks and their benchmark shares, `optiml_jax.tasks.user`),
+`OPTIML_DECONTAMINATION_DECISIONS` (extra decisions files, `optiml_jax.tasks.decontamination`) and
+`OPTIML_DIALOGUE_SHARE` (a number, the §4.7 ablation's dialogue share, default 0.005,
+`optiml_jax.tasks.dialogue`).
 """
 
 from __future__ import annotations
