@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -155,9 +156,18 @@ def _open_stream(cfg: DatasetConfig, state: dict | None, shard: tuple[int, int])
     """The packed OPT-IML batch stream, positioned at `state`, yielding `shard`'s rows."""
     from optiml_jax.data.pipeline import PackedBatchStream
 
-    return PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
-                             sequence_length=cfg.sequence_length, seed=cfg.seed,
-                             shard_index=shard[0], num_shards=shard[1], state=state)
+    stream = PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
+                               sequence_length=cfg.sequence_length, seed=cfg.seed,
+                               shard_index=shard[0], num_shards=shard[1], state=state)
+    if jax.process_count() > 1:
+        # The mixture comes from settings each host reads for itself (OPTIML_* data, user tasks,
+        # decisions, the dialogue share): hosts that disagree would train on different data.
+        fingerprint = stream.state()["fingerprint"].encode()
+        digest = np.frombuffer(hashlib.blake2b(fingerprint, digest_size=16).digest(), dtype=np.uint8)
+        multihost_utils.assert_equal(digest, f"{cfg.mixture_or_task_name}: the processes built different mixtures "
+                                             f"or read different data files; give every host the same OPTIML_* "
+                                             f"settings and data")
+    return stream
 
 
 def _check_mixture(name: str) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole t5x path with real t5x from a checkout (read-only; nothing of it enters this repository),
-# on an 8-device CPU mesh, running exactly the commands of the README's "Tiny on CPU" block
+# on an 8-device CPU mesh, running exactly the README's toy-size CPU commands ("Under real t5x")
 # (tests/test_readme.py compares them argument for argument):
 #   1. a random tiny HF OPT, converted with `python -m optiml_jax.convert hf` (default layout);
 #   2. `python -m t5x.train --gin_file=gin/opt_iml_tiny.gin` from it: no target param left
@@ -105,10 +105,13 @@ check "t5x.train restore: optimizer state: $optimizer_missing 'Not restoring par
   "params-only checkpoint does not hold; no other 'Not restoring' line"
 check "t5x.train: $(grep -o 'collection=train accuracy=[^,]*, cross_ent_loss=[^,]*' "$WORK/train.log" | tail -n 1 | sed 's/collection=train //')" \
   "at step $TRAIN_STEPS"
-check "checkpoint_0 vs converted: $("$PYTHON" scripts/compare_params.py "$WORK/t5x_tiny/checkpoint_0" "$WORK/converted")" \
-  || fail "t5x's checkpoint_0 params differ from the converted ones"
-check "trained: $("$PYTHON" scripts/compare_params.py --expect different "$WORK/t5x_tiny/checkpoint_$TRAIN_STEPS" "$WORK/converted")" \
-  || fail "training left some params unchanged"
+# (Assigned first: a failing command substitution inside `check`'s arguments would not stop the script.)
+restored=$("$PYTHON" scripts/compare_params.py "$WORK/t5x_tiny/checkpoint_0" "$WORK/converted") \
+  || fail "t5x's checkpoint_0 params differ from the converted ones: $restored"
+check "checkpoint_0 vs converted: $restored"
+trained=$("$PYTHON" scripts/compare_params.py --expect different "$WORK/t5x_tiny/checkpoint_$TRAIN_STEPS" "$WORK/converted") \
+  || fail "training left some params unchanged: $trained"
+check "trained: $trained"
 
 # 3. A checkpoint in the other layout must stop t5x.train, naming what is missing.
 "$PYTHON" -m optiml_jax.convert hf --src "$WORK/hf" --dest "$WORK/per_layer" --no-scan_layers \

@@ -43,7 +43,8 @@ def benchmarks():
     paper = [superni_benchmark(), promptsource_benchmark(), crossfit_benchmark(), flan_benchmark(), exmix_benchmark(),
              t5_benchmark(), unifiedskg_benchmark(), reasoning_benchmark(), pretraining_benchmark(), dialogue_benchmark()]
     known = {f"{e.benchmark}:{e.name}" for catalog in paper for e in catalog.entries}
-    return apply_decisions(paper + user_benchmarks(known), load_decisions())
+    trained = {e.category for catalog in paper if catalog.in_default_mixtures for e in catalog.entries if e.trains}
+    return apply_decisions(paper + user_benchmarks(known, trained_categories=trained), load_decisions())
 
 
 DIALOGUE_SHARE = configured_share()  # Read first: a bad setting fails before any registration.

@@ -5,8 +5,8 @@ A catalog file lists every task of one benchmark with its category and where OPT
 - `split`: "train" (OPT-IML trains on it), "dev" or "test" (evaluated, never trained on),
   "held_out" (neither: its category is fully held out, or it shares a data source with an
   evaluation task, §2.3), or "removed" (not part of OPT-IML Bench: §2.1 keeps a CrossFit, ExMix
-  or T5 task only when no other benchmark has it; catalogued so the counts match the original
-  benchmark's). OPT-IML-Max trains on every split but "removed" (§6.1).
+  or T5 task only when no other benchmark has it, and §2.3's decontamination removes the train or
+  the evaluation task of a leaking pair; catalogued so the counts match the original benchmark's). OPT-IML-Max trains on every split but "removed" (§6.1).
 - `level` (dev/test only): the generalization level, one of `LEVELS`.
 - `reason`: why, citing the paper or a decision in docs/benchmark.md.
 - `instruction`: the instruction sentence of a task whose benchmark has none (CrossFit, ExMix,

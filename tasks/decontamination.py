@@ -13,8 +13,9 @@ and any files named by `$OPTIML_DECONTAMINATION_DECISIONS` (os.pathsep-separated
     drop_train  superni:task123_foo     13-gram overlap 37% with flan:rte: same sentence pairs
     drop_eval   promptsource:bar        ...
 
-and every catalog is read through `apply_decisions`, which moves a dropped task to the
-`held_out` split (neither trained on nor evaluated) with the decision's reason. A decision naming
+and every catalog is read through `apply_decisions`, which moves a dropped task to the `removed`
+split (out of OPT-IML Bench: no mixture, OPT-IML-Max's included, trains or evaluates it) with
+the decision's reason, as the paper removed the task. A decision naming
 a task no catalog has raises, so a typo never leaves a leak in place.
 """
 
@@ -75,7 +76,7 @@ def load_decisions() -> list[Decision]:
 
 
 def apply_decisions(catalogs: list[BenchmarkCatalog], decisions: list[Decision]) -> list[BenchmarkCatalog]:
-    """The catalogs with every dropped task moved to `held_out`. A drop_train must name a training
+    """The catalogs with every dropped task moved to `removed`. A drop_train must name a training
     task and a drop_eval an evaluation task, so a decision never silently does nothing."""
     by_task = {}
     for decision in decisions:
@@ -96,7 +97,7 @@ def apply_decisions(catalogs: list[BenchmarkCatalog], decisions: list[Decision])
         if decision.action == "drop_eval" and entry.split not in ("dev", "test"):
             raise ValueError(f"{decision.file}: drop_eval {decision.task}: the task is not evaluated (split "
                              f"{entry.split}); use drop_train for a training task")
-        return dataclasses.replace(entry, split="held_out", level="",
+        return dataclasses.replace(entry, split="removed", level="",
                                    reason=f"§2.3 decontamination ({decision.action}): {decision.reason}")
 
     return [dataclasses.replace(c, entries=tuple(decided(e) for e in c.entries)) for c in catalogs]

@@ -34,9 +34,10 @@ import dataclasses
 import os
 
 from optiml_jax.data import paths
+from optiml_jax.data.formats.tfds_rows import tfds_dataset_dir
+from optiml_jax.data.mixing import TASK_CAP
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, load_packaged_catalog
-from optiml_jax.tasks.flan import tfds_dataset_dir
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "exmix"
@@ -174,7 +175,7 @@ def load_catalog() -> list[CatalogEntry]:
 def _location(task: ExMixTask, instruction: str, folder: str | None, tfds_dir: str) -> Location | None:
     if task.reader == "exmix_tfds":
         prepared = tfds_dataset_dir(dict(task.args)["tfds_name"], tfds_dir)
-        args = task.args + (("instruction", instruction), ("tfds_data_dir", tfds_dir))
+        args = task.args + (("instruction", instruction), ("tfds_data_dir", tfds_dir), ("max_rows", TASK_CAP))
         return Location(task.reader, prepared, args) if prepared else None
     files = tuple(os.path.join(folder, task.folder, file) for file in task.files) if folder else ()
     if not files or not all(os.path.isfile(file) for file in files):

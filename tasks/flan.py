@@ -18,13 +18,13 @@ labelled validation split); every original template is an evaluation subtask.
 
 from __future__ import annotations
 
-import glob
 import os
 
 from optiml_jax.data import paths
 from optiml_jax.data.formats.flan import original_templates, read_patterns
 from optiml_jax.data.formats.flan_tasks import TASKS
 from optiml_jax.data.formats.superglue import SUBSETS
+from optiml_jax.data.formats.tfds_rows import tfds_dataset_dir
 from optiml_jax.data.mixing import FLAN_TASK_CAP
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, Variant, load_packaged_catalog
@@ -58,16 +58,6 @@ def build_catalog(patterns_file: str) -> list[CatalogEntry]:
 
 def load_catalog() -> list[CatalogEntry]:
     return load_packaged_catalog(CATALOG_FILE)
-
-
-def tfds_dataset_dir(tfds_name: str, data_dir: str) -> str | None:
-    """The prepared dataset's folder (`<data_dir>/<name>/<config>/<version>`), if any; found
-    without importing TensorFlow, so registration stays fast."""
-    name, _, version = tfds_name.partition(":")
-    folder = os.path.join(data_dir, *name.split("/"))
-    candidates = [os.path.join(folder, version)] if version else sorted(glob.glob(os.path.join(folder, "*.*.*")))
-    prepared = [c for c in candidates if os.path.isfile(os.path.join(c, "dataset_info.json"))]
-    return prepared[-1] if prepared else None
 
 
 def flan_benchmark(entries: list[CatalogEntry] | None = None) -> BenchmarkCatalog:

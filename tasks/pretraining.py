@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 
+from optiml_jax.data.formats.pretraining import corpus_files
 from optiml_jax.data.mixing import TASK_CAP
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs
 
@@ -36,6 +37,10 @@ def pretraining_benchmark(path: str | None = None) -> BenchmarkCatalog:
     if path is None:
         notes = (f"pre-training text: {TEXT_SETTING} is not set, so the final mixtures' 5% pre-training share is "
                  f"renormalised away (docs/benchmark.md says what corpus to use)",)
-    location = Location("pretraining", os.path.abspath(path)) if path else None
+    # The reader's files are listed here, so the data fingerprint covers exactly what it reads.
+    files = tuple(os.path.abspath(f) for f in corpus_files(path)) if path else ()
+    if path and not files:
+        raise FileNotFoundError(f"{TEXT_SETTING}={path}: no *.jsonl file in the folder")
+    location = Location("pretraining", files[0], (("files", files),)) if files else None
     return BenchmarkCatalog(BENCHMARK, (ENTRY,), lambda entry: TaskInputs(location, None),
                             lambda entry, variants: None, notes=notes)

@@ -34,9 +34,10 @@ from __future__ import annotations
 import dataclasses
 
 from optiml_jax.data import paths
+from optiml_jax.data.formats.tfds_rows import tfds_dataset_dir
+from optiml_jax.data.mixing import TASK_CAP
 from optiml_jax.tasks import splits
 from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, load_packaged_catalog
-from optiml_jax.tasks.flan import tfds_dataset_dir
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "t5"
@@ -160,7 +161,7 @@ def t5_benchmark(entries: list[CatalogEntry] | None = None, tfds_data_dir: str |
             return TaskInputs(None, None, ())
         args = (("tfds_name", task.tfds_name), ("split", "train"), ("input_feature", task.input_feature),
                 ("target_feature", task.target_feature), ("instruction", entry.instruction),
-                ("tfds_data_dir", tfds_dir))
+                ("tfds_data_dir", tfds_dir), ("max_rows", TASK_CAP))
         return TaskInputs(Location(BENCHMARK, prepared, args), None, ())
 
     return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries), inputs,

@@ -36,7 +36,8 @@ import os
 
 from optiml_jax.data import paths
 from optiml_jax.tasks import splits
-from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, load_packaged_catalog
+from optiml_jax.tasks.catalog import (FULLY_SUPERVISED, BenchmarkCatalog, CatalogEntry, Location, TaskInputs,
+                                      load_packaged_catalog)
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "unifiedskg"
@@ -150,7 +151,11 @@ def unifiedskg_benchmark(entries: list[CatalogEntry] | None = None, folder: str 
         if entry.name == "dart" and dart_dev and os.path.isfile(dart_dev):
             return TaskInputs(train, Location("dart", dart_dev, args))
         evaluation = files["test"] or files["dev"]
-        return TaskInputs(train, Location(BENCHMARK, evaluation, args) if evaluation else train)
+        if evaluation:
+            return TaskInputs(train, Location(BENCHMARK, evaluation, args))
+        # Only a fully supervised task may evaluate on its training file (a held-out cut of it,
+        # `registry.HeldOutInstances`); any other task without its own evaluation file is absent.
+        return TaskInputs(train, train if entry.level == FULLY_SUPERVISED else None)
 
     return BenchmarkCatalog(BENCHMARK, tuple(load_catalog() if entries is None else entries), inputs,
                             lambda entry, variants: DEV_INSTANCES if entry.split == "dev" else None)

@@ -19,7 +19,9 @@ whose header names these columns, in any order:
 A benchmark that is not one of the paper's needs its share of `opt_iml_train` and
 `opt_iml_max_train` in `$OPTIML_USER_PROPORTIONS`, e.g. `user=5` (percent, in the units of the
 paper's proportions: CrossFit 4, ..., PromptSource 45). A training task in a fully held-out
-category is refused: it would leak into the fully held-out level. Every file is checked when
+category is refused: it would leak into the fully held-out level; so is an evaluation task whose
+level contradicts its category (fully held out while a training task has the category, partially
+held out while none has). Every file is checked when
 `optiml_jax.tasks` is imported, so a mistake fails before training starts, naming file and line.
 """
 
@@ -30,8 +32,8 @@ import os
 import re
 
 from optiml_jax.data.formats.files import read_text, text_lines
-from optiml_jax.tasks.catalog import (ACCURACY, LEVELS, ROUGE_L, SPLITS, BenchmarkCatalog, CatalogEntry, Location,
-                                      TaskInputs)
+from optiml_jax.tasks.catalog import (ACCURACY, FULLY_HELD_OUT, LEVELS, PARTIALLY_HELD_OUT, ROUGE_L, SPLITS,
+                                      BenchmarkCatalog, CatalogEntry, Location, TaskInputs)
 from optiml_jax.tasks.splits import FULLY_HELD_OUT_CATEGORIES
 
 TASKS_SETTING = "OPTIML_USER_TASKS"
@@ -79,39 +81,65 @@ def _entry(row: dict, where: str, folder: str, known: set[str]) -> tuple[Catalog
 
 
 def read_user_catalog(path: str, known: set[str]) -> list[tuple[CatalogEntry, Location, str]]:
-    """(entry, data location, metric) for every line of one user catalog file."""
-    lines = text_lines(read_text(path, "user tasks"))
-    reader = csv.DictReader([line for line in lines if line.strip()], delimiter="\t")
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+    """(entry, data location, metric) for every line of one user catalog file (blank lines are
+    skipped; errors name the file's own line numbers)."""
+    numbered = [(number, line) for number, line in enumerate(text_lines(read_text(path, "user tasks")), start=1)
+                if line.strip()]
+    if not numbered:
+        raise UserCatalogError(f"{path}: empty; the first line must name the columns {', '.join(REQUIRED_COLUMNS)}")
+    header_line, header = numbered[0][0], next(csv.reader([numbered[0][1]], delimiter="\t"))
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise UserCatalogError(f"{path}: line 1: the header lacks column(s) {missing} (columns: "
+        raise UserCatalogError(f"{path}: line {header_line}: the header lacks column(s) {missing} (columns: "
                                f"{', '.join(REQUIRED_COLUMNS)}, optional benchmark)")
     rows = []
-    for line, row in enumerate(reader, start=2):
-        if None in row or None in row.values():
-            raise UserCatalogError(f"{path}: line {line}: expected {len(reader.fieldnames)} tab-separated columns")
-        entry, location, metric = _entry(row, f"{path}: line {line}", os.path.dirname(os.path.abspath(path)), known)
+    for number, line in numbered[1:]:
+        cells = next(csv.reader([line], delimiter="\t"))
+        if len(cells) != len(header):
+            raise UserCatalogError(f"{path}: line {number}: expected {len(header)} tab-separated columns, found "
+                                   f"{len(cells)}")
+        entry, location, metric = _entry(dict(zip(header, cells)), f"{path}: line {number}",
+                                         os.path.dirname(os.path.abspath(path)), known)
         known.add(f"{entry.benchmark}:{entry.name}")
         rows.append((entry, location, metric))
     return rows
 
 
-def user_benchmarks(known: set[str], files: list[str] | None = None) -> list[BenchmarkCatalog]:
-    """One catalog per benchmark named in the user's files (`$OPTIML_USER_TASKS` by default)."""
+def _check_levels(rows: list[tuple[CatalogEntry, Location, str]], trained_categories: set[str]) -> None:
+    """An evaluation task's level must be true of its category: fully held out means no training
+    task has the category, partially held out that one does (the bench's and the user's own)."""
+    trained = trained_categories | {entry.category for entry, _, _ in rows if entry.trains}
+    for entry, _, _ in rows:
+        if entry.level == FULLY_HELD_OUT and entry.category in trained:
+            raise UserCatalogError(f"{entry.reason.removeprefix('user task (').rstrip(')')}: {entry.name} is "
+                                   f"fully held out, but training tasks have its category {entry.category!r}; use "
+                                   f"partially_held_out or a category no training task has")
+        if entry.level == PARTIALLY_HELD_OUT and entry.category not in trained:
+            raise UserCatalogError(f"{entry.reason.removeprefix('user task (').rstrip(')')}: {entry.name} is "
+                                   f"partially held out, but no training task has its category {entry.category!r}; "
+                                   f"use fully_held_out")
+
+
+def user_benchmarks(known: set[str], files: list[str] | None = None,
+                    trained_categories: set[str] = frozenset()) -> list[BenchmarkCatalog]:
+    """One catalog per benchmark named in the user's files (`$OPTIML_USER_TASKS` by default).
+    `known`: the bench's task names (`benchmark:name`); `trained_categories`: the categories its
+    training tasks have, against which the user's levels are checked."""
     if files is None:
         files = [f for f in os.environ.get(TASKS_SETTING, "").split(os.pathsep) if f]
+    rows = [row for path in files for row in read_user_catalog(path, known)]
+    _check_levels(rows, set(trained_categories))
     by_benchmark: dict[str, list] = {}
-    for path in files:
-        for row in read_user_catalog(path, known):
-            by_benchmark.setdefault(row[0].benchmark, []).append(row)
+    for row in rows:
+        by_benchmark.setdefault(row[0].benchmark, []).append(row)
     catalogs = []
-    for benchmark, rows in sorted(by_benchmark.items()):
-        locations = {entry.name: location for entry, location, _ in rows}
+    for benchmark, group in sorted(by_benchmark.items()):
+        locations = {entry.name: location for entry, location, _ in group}
         catalogs.append(BenchmarkCatalog(
-            benchmark, tuple(entry for entry, _, _ in rows),
+            benchmark, tuple(entry for entry, _, _ in group),
             lambda entry, locations=locations: TaskInputs(locations[entry.name], locations[entry.name]),
             lambda entry, variants: None,
-            task_metrics={entry.name: metric for entry, _, metric in rows if metric}))
+            task_metrics={entry.name: metric for entry, _, metric in group if metric}))
     return catalogs
 
 

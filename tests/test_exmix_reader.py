@@ -196,6 +196,13 @@ def test_empty_texts_are_skipped_and_counted(tmp_path):
     assert len(data.examples) == 1 and data.skipped == {EMPTY_TEXT: 1}
 
 
+def test_an_empty_reference_beside_real_ones_is_dropped_and_counted(tmp_path):
+    row = {**KILT_ROW, "output": [{"answer": ""}, {"answer": "Japan"}]}
+    path = _write(tmp_path / "kilt.jsonl", json.dumps(row) + "\n")
+    data = read_exmix_jsonl_task(path, "kilt_wned", instruction="i", input_field="input", target_field="output.answer")
+    assert [e.targets for e in data.examples] == [("Japan",)] and data.skipped == {"empty reference": 1}
+
+
 def test_wiki_toxicity_reads_tfds_rows_scored_at_one_half(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     import tensorflow as tf

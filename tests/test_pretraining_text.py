@@ -30,7 +30,18 @@ def test_documents_become_targets_with_an_empty_source(tmp_path):
     assert data.skipped == {"empty document": 1}
 
     capped = read_pretraining_task(str(folder), "corpus", max_chars=11, max_pieces=2)
-    assert len(capped.examples) == 2 and capped.skipped["beyond the first 2 pieces (§2.1 per-task cap)"] == 2
+    assert len(capped.examples) == 2
+    assert capped.skipped == {"reading stopped at the cap of 2 pieces (§2.1) after a.jsonl:1: "
+                              "the corpus's remaining lines, if any, were not read": 1}
+
+
+def test_reading_stops_at_the_cap_without_reading_the_rest(tmp_path):
+    """A line past the cap is never read: a malformed one there raises nothing."""
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"text": "one"}\n{"text": "two"}\nnot json at all\n')
+    assert [e.targets[0] for e in read_pretraining_task(str(path), "corpus", max_pieces=2).examples] == ["one", "two"]
+    with pytest.raises(DataFormatError, match="row 3: malformed JSON"):
+        read_pretraining_task(str(path), "corpus", max_pieces=3)
 
 
 def test_bad_pretraining_rows_are_named(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from optiml_jax.data import registry
 from optiml_jax.data.examples import DataFormatError
 from optiml_jax.data.formats import READERS
+from optiml_jax.data.formats import tfds_rows as tfds_rows_module
 from optiml_jax.data.formats.t5 import EMPTY_TEXT, read_t5_task
 from optiml_jax.data.mixing import TASK_CAP, compute_mixing_rates
 from optiml_jax.data.prompting import INSTRUCTION
@@ -164,6 +165,35 @@ def test_registration_trains_on_the_seven_kept_tasks_and_reads_them_through_the_
 
     spec = registry.get_task("t5_fixture:wmt14_ende_v003")
     assert spec.path == os.path.join(str(tmp_path), "wmt14_translate", "de-en", "1.0.0")
+    assert dict(spec.reader_args)["max_rows"] == TASK_CAP
+    # Mocked datasets carry no split metadata; ROWS' 3 rows are under the cap.
+    monkeypatch.setattr(tfds_rows_module, "split_size", lambda builder, split, task: len(ROWS["wmt14_translate"]))
     with tfds.testing.mock_data(as_dataset_fn=_serve(ROWS), policy=tfds.testing.MockPolicy.USE_CODE):
         data = READERS[spec.reader](spec.path, spec.source_name, **dict(spec.reader_args))
     assert data.examples[0].input == "Hello world." and data.instruction == "translate English to German:"
+
+
+def test_a_split_over_the_cap_is_read_in_seeded_windows_over_all_of_it(monkeypatch):
+    """§2.1's cap on a 40M-row WMT split: 100 windows, one per hundredth of the split, so the rows
+    come from every corpus the split concatenates and the rest is never read."""
+    windows = tfds_rows_module.capped_windows(40_000_000, TASK_CAP, "wmt14_translate/de-en:1.0.0/train")
+    assert len(windows) == 100 and sum(end - start for start, end in windows) == TASK_CAP
+    assert all(k * 400_000 <= start and end <= (k + 1) * 400_000 for k, (start, end) in enumerate(windows))
+    assert windows == tfds_rows_module.capped_windows(40_000_000, TASK_CAP, "wmt14_translate/de-en:1.0.0/train")
+    assert windows != tfds_rows_module.capped_windows(40_000_000, TASK_CAP, "wmt15_translate/fr-en:1.0.0/train")
+
+    requested = []
+
+    def serve(builder, *args, split=None, **kwargs):
+        requested.append(split)
+        return _serve(ROWS)(builder, *args, **kwargs)
+
+    monkeypatch.setattr(tfds_rows_module, "split_size", lambda builder, split, task: 1000)
+    with tfds.testing.mock_data(as_dataset_fn=serve, policy=tfds.testing.MockPolicy.USE_CODE):
+        data = read_t5_task(None, "wmt14_ende_v003", tfds_name="wmt14_translate/de-en:1.0.0", split="train",
+                            input_feature="en", target_feature="de", instruction="translate English to German:",
+                            max_rows=3)
+    expected = tfds_rows_module.capped_windows(1000, 3, "wmt14_translate/de-en:1.0.0/train")
+    assert requested == ["+".join(f"train[{a}:{b}]" for a, b in expected)]
+    # Row ids keep each row's index in the whole split; the blank second row is skipped.
+    assert [e.row for e in data.examples] == [f"wmt14_translate/de-en:1.0.0/train#{expected[i][0]}" for i in (0, 2)]

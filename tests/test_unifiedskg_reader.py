@@ -212,3 +212,14 @@ def test_spider_without_a_dev_file_is_evaluated_on_a_held_out_cut(tmp_path, isol
     register_catalogs([_fixture_folder(tmp_path, spider_dev=False)], namespace="skg_cut_fixture")
     evaluation, training = registry.get_task("unifiedskg:spider:0shot"), registry.get_task("unifiedskg:spider")
     assert evaluation.path == training.path and evaluation.holdout.part != training.holdout.part
+
+
+def test_a_held_out_task_without_its_own_evaluation_file_is_absent_not_evaluated_on_training_rows(
+        tmp_path, isolated_registry):
+    folder = tmp_path / "unifiedskg"
+    write_jsonl(folder / "multiwoz" / "train.jsonl", [{"text_in": "a cheap hotel", "struct_in": "hotel pricerange: none",
+                                                       "seq_out": "hotel pricerange cheap"}])
+    register_catalogs([unifiedskg.unifiedskg_benchmark(folder=str(folder), dart_dev=str(tmp_path / "none.json"))],
+                      namespace="skg_no_eval")
+    assert registry.get_task("unifiedskg:multiwoz").path.endswith("train.jsonl")  # it trains (OPT-IML-Max)…
+    assert registry.get_task("unifiedskg:multiwoz:0shot").path is None  # …but is never evaluated on those rows

@@ -79,7 +79,28 @@ def test_a_bad_catalog_line_fails_naming_file_and_line(tmp_path, change, message
     if change.get("data"):
         lines = Path(path).read_text().replace("bad_reviews.jsonl", "nowhere.jsonl")
         Path(path).write_text(lines)
-    with pytest.raises((UserCatalogError, FileNotFoundError), match=rf"(my_tasks.tsv: line 2: .*)?{message}"):
+    prefix = "" if change.get("data") else r"my_tasks.tsv: line 2: .*"  # A missing file is named by the reader.
+    with pytest.raises((UserCatalogError, FileNotFoundError), match=rf"{prefix}{message}"):
+        user_benchmarks(set(), [path])
+
+
+def test_an_evaluation_level_that_contradicts_the_category_is_refused_naming_file_and_line(tmp_path):
+    fully = {**_rows("lvl")[1], "level": "fully_held_out", "metric": "accuracy"}
+    path = write_user_catalog(tmp_path, [fully])
+    with pytest.raises(UserCatalogError, match=r"my_tasks.tsv: line 2: lvl_reviews_eval is fully held out, but "
+                                               r"training tasks have its category 'Sentiment Analysis'"):
+        user_benchmarks(set(), [path], trained_categories={"Sentiment Analysis"})
+    assert user_benchmarks(set(), [path], trained_categories={"Question Answering"})  # a category nothing trains
+    partially = {**fully, "level": "partially_held_out"}
+    with pytest.raises(UserCatalogError, match="partially held out, but no training task has its category"):
+        user_benchmarks(set(), [write_user_catalog(tmp_path, [partially])], trained_categories=set())
+
+
+def test_blank_lines_keep_the_files_line_numbers_in_errors(tmp_path):
+    path = write_user_catalog(tmp_path, [{**_rows("blank")[0], "split": "later"}])
+    lines = open(path).read().splitlines()
+    open(path, "w").write("\n".join([lines[0], "", "", lines[1]]) + "\n")
+    with pytest.raises(UserCatalogError, match="my_tasks.tsv: line 4: split 'later'"):
         user_benchmarks(set(), [path])
 
 
@@ -93,33 +114,33 @@ def test_a_new_benchmark_that_trains_needs_its_share(tmp_path, monkeypatch):
     monkeypatch.setenv("OPTIML_USER_PROPORTIONS", "superni=3")
     with pytest.raises(UserCatalogError, match="paper benchmarks with fixed shares"):
         user_proportions(catalogs, PAPER_BENCHMARK_PROPORTIONS)
-    with pytest.raises(UserCatalogError, match="already in the bench"):
-        user_benchmarks({"user:share_reviews"}, [write_user_catalog(tmp_path, _rows("share"))])
 
 
-def _run(argv, env):
-    done = subprocess.run([sys.executable, "-m", *argv], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+def test_a_user_task_whose_name_the_bench_already_has_is_refused(tmp_path):
+    with pytest.raises(UserCatalogError, match="my_tasks.tsv: line 2: .*task user:taken_reviews is already in the bench"):
+        user_benchmarks({"user:taken_reviews"}, [write_user_catalog(tmp_path, _rows("taken"))])
 
 
 @pytest.mark.slow
-def test_a_user_task_is_trained_by_the_trainer_and_reported_by_the_evaluator(tmp_path):
-    real_data_dir()
-    catalog = write_user_catalog(tmp_path, _rows("readme"))
-    env = {**os.environ, "OPTIML_USER_TASKS": catalog, "OPTIML_USER_PROPORTIONS": "user=5",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
-    model_dir = tmp_path / "model"
-    bindings = [f'MODEL_DIR="{model_dir}"', "TRAIN_STEPS=2", "WARMUP_STEPS=1", "SAVE_PERIOD=2",
-                "MIXTURE_OR_TASK_NAME='opt_iml_user_train'", "TASK_FEATURE_LENGTHS={'inputs': 128, 'targets': 128}",
-                "train_script.train.progress_bar=False"]
-    _run(["optiml_jax.train", "--gin_file=gin/native/opt_iml_tiny.gin", *(f"--gin.{b}" for b in bindings)], env)
-    assert (model_dir / "checkpoint_2").is_dir()
+def test_the_readme_user_task_example_trains_and_is_reported_by_the_evaluator(tmp_path):
+    """The README's "Your own tasks" commands, run as written (in a scratch folder beside links to
+    gin/ and .venv/): the JSONL task trains with `python -m optiml_jax.train` and appears in
+    `python -m optiml_jax.eval`'s results.json and report.md."""
+    from test_readme import code_blocks, section
 
-    out = tmp_path / "eval"
-    _run(["optiml_jax.eval", "--checkpoint", str(model_dir), "--split", "dev", "--shots", "0", "--out", str(out),
-          "--tasks", "^user:", "--max_examples_per_task", "4"], env)
+    blocks = [b for b in code_blocks(section("## Your own tasks")) if not b.startswith("{")]
+    script = "\n".join(blocks).replace("export OPTIML_DATA_DIR=/path/to/data", "")
+    assert "python -m optiml_jax.train" in script and "python -m optiml_jax.eval" in script
+    env = {**os.environ, "OPTIML_DATA_DIR": real_data_dir(), "OPTIML_CACHE_DIR": str(tmp_path / "cache")}
+    os.symlink(REPO / "gin", tmp_path / "gin")
+    os.symlink(sys.prefix, tmp_path / ".venv")  # The README runs `.venv/bin/python`: this interpreter's.
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "runs" / "my_tasks" / "checkpoint_2").is_dir()
+    out = tmp_path / "runs" / "my_tasks" / "eval"
     results = json.loads((out / "results.json").read_text())
-    [row] = [r for r in results["tasks"] if r["task"].startswith("user:readme_reviews_eval")]
-    assert (row["method"], row["level"], row["n"]) == ("rank_classification", "fully_supervised", 4)
+    [row] = [r for r in results["tasks"] if r["task"] == "user:readme_reviews_eval:0shot"]
+    assert (row["method"], row["level"], row["n"], row["category"]) == (
+        "rank_classification", "fully_supervised", 4, "Sentiment Analysis")
     assert "readme_reviews_eval" in (out / "report.md").read_text()

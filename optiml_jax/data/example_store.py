@@ -90,11 +90,14 @@ class TaskExamples:
 
 
 def _input_files(path: str, args: ReaderArgs) -> list[str]:
-    """What a reader reads: `path` and every argument that names a file (or a tuple of them)."""
+    """What a reader reads: `path` and every argument that is a path to a file (or a tuple of them).
+    A path has a folder part: the readers' other string arguments ("en", "text", "{0}") never count,
+    whatever files the working directory holds."""
     files = [path]
     for _, value in args:
         for candidate in value if isinstance(value, tuple) else (value,):
-            if isinstance(candidate, str) and os.path.isfile(candidate) and candidate not in files:
+            if (isinstance(candidate, str) and os.sep in candidate and os.path.isfile(candidate)
+                    and candidate not in files):
                 files.append(candidate)
     return files
 

@@ -65,10 +65,13 @@ class _Examples:
         self.several_files = several_files
 
     def add(self, file: str, row: int, source: str, targets: list[str], task: str) -> None:
-        source, targets = source.strip(), [t.strip() for t in targets]
-        if not source or not targets or not targets[0]:
+        source, stripped = source.strip(), [t.strip() for t in targets]
+        targets = [t for t in stripped if t]
+        if not source or not targets:
             self.data.count_skip(EMPTY_TEXT)
             return
+        if len(targets) < len(stripped):  # An empty reference beside real ones is never a target.
+            self.data.count_skip("empty reference", len(stripped) - len(targets))
         if self.labels:
             if targets[0] not in self.labels:
                 raise DataFormatError(file, f"row {row}", f"target {targets[0]!r} is not one of {sorted(self.labels)}",
@@ -230,12 +233,13 @@ def read_exmix_parallel_task(path: str, name: str, *, instruction: str, target_f
 
 def read_exmix_tfds_task(path: str | None, name: str, *, instruction: str, tfds_name: str, split: str,
                          input_feature: str, score_feature: str, labels: tuple[str, str],
-                         tfds_data_dir: str | None = None) -> TaskData:
+                         tfds_data_dir: str | None = None, max_rows: int | None = None) -> TaskData:
     """`input_feature` of each row of `tfds_name`, answered `labels[1]` when `score_feature` is at
-    least `SCORE_THRESHOLD`, else `labels[0]`. `path` is the prepared dataset's folder."""
+    least `SCORE_THRESHOLD`, else `labels[0]`. `path` is the prepared dataset's folder; over
+    `max_rows` rows (§2.1's cap) the split is read in windows (`tfds_rows`)."""
     task = _task(name)
     data = TaskData(name, instruction, (), [], {}, INSTRUCTION)
-    for index, (row_id, row) in enumerate(tfds_rows(tfds_name, split, tfds_data_dir, task)):
+    for index, (row_id, row) in enumerate(tfds_rows(tfds_name, split, tfds_data_dir, task, max_rows)):
         source = text_feature(row, input_feature, tfds_name, row_id, task).strip()
         score = row.get(score_feature)
         if score is None or isinstance(score, (bytes, str)):

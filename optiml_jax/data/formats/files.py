@@ -15,11 +15,15 @@ from optiml_jax.data.examples import DataFormatError
 Parsed = TypeVar("Parsed")
 
 
-def read_text(path: str, task: str = "") -> str:
-    """The file's text; raises naming the task when it is missing or not UTF-8."""
+def _require_file(path: str, task: str) -> None:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{task + ': ' if task else ''}data file {path} does not exist "
                                 f"(docs/benchmark.md says how to get the data).")
+
+
+def read_text(path: str, task: str = "") -> str:
+    """The file's text; raises naming the task when it is missing or not UTF-8."""
+    _require_file(path, task)
     with open(path, "rb") as f:
         raw = f.read()
     try:
@@ -59,18 +63,28 @@ def text_lines(text: str) -> list[str]:
 
 
 def read_jsonl(path: str, task: str = "") -> Iterator[tuple[int, dict]]:
-    """(line number, object) for every non-empty line; a line that is not a JSON object raises."""
-    for number, line in enumerate(text_lines(read_text(path, task)), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(path, f"row {number}", f"malformed JSON at column {error.colno}: {error.msg}",
-                                  task) from None
-        if not isinstance(record, dict):
-            raise DataFormatError(path, f"row {number}", f"expected a JSON object, found {type(record).__name__}", task)
-        yield number, record
+    """(line number, object) for every non-empty line, read line by line (a reader that stops
+    early, at a cap, never holds the rest of a large file); a line that is not UTF-8 or not a JSON
+    object raises naming its row. Lines end at "\\n" only (see `text_lines`)."""
+    _require_file(path, task)
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(path, f"row {number}", f"byte {error.start} of the line is not valid UTF-8 "
+                                      f"({raw[error.start:error.start + 4]!r})", task) from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataFormatError(path, f"row {number}", f"malformed JSON at column {error.colno}: {error.msg}",
+                                      task) from None
+            if not isinstance(record, dict):
+                raise DataFormatError(path, f"row {number}", f"expected a JSON object, found {type(record).__name__}",
+                                      task)
+            yield number, record
 
 
 def require(path: str, record, key: str, kind: type | tuple[type, ...], where: str, task: str = ""):

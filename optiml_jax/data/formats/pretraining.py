@@ -6,9 +6,10 @@ A piece of text trains as one example with an empty source: the whole sequence i
 longer than a row, so a document is cut into pieces of at most `max_chars` characters at
 whitespace (6,000 characters is about 1,500 OPT tokens of English, under the 2,048-token row);
 nothing of a document is dropped. Reading stops after `max_pieces` pieces (§2.1's per-task cap of
-100,000 examples), so a large corpus shard costs a bounded first read: shuffle a shard whose
-documents are ordered (e.g. by source) before pointing at it. Empty documents are counted and
-skipped; a line without a string `text` raises naming the file and row.
+100,000 examples): lines are streamed and the rest of the corpus is never opened, so a large
+shard costs a bounded first read (the skip count says the rest was not read); shuffle a shard
+whose documents are ordered (e.g. by source) before pointing at it. Empty documents are counted
+and skipped; a line without a string `text` raises naming the file and row.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def corpus_files(path: str) -> list[str]:
     return [path]
 
 
-def read_pretraining_task(path: str, name: str, *, max_chars: int = MAX_CHARS,
+def read_pretraining_task(path: str, name: str, *, files: tuple[str, ...] = (), max_chars: int = MAX_CHARS,
                           max_pieces: int = MAX_PIECES) -> TaskData:
+    """`files`: the corpus files in reading order (default: `corpus_files(path)`)."""
     task = f"pretraining:{name}"
-    files = corpus_files(path)
+    files = files or tuple(corpus_files(path))
     if not files:
         raise DataFormatError(path, "(folder)", "no *.jsonl file in it", task)
     data = TaskData(name, "", (), [], {}, TEXT)
@@ -55,10 +57,13 @@ def read_pretraining_task(path: str, name: str, *, max_chars: int = MAX_CHARS,
             pieces = split_text(require(file, record, "text", str, f"row {number}", task), max_chars)
             if not pieces:
                 data.count_skip("empty document")
-            for index, piece in enumerate(pieces):
-                if len(data.examples) == max_pieces:
-                    data.count_skip(f"beyond the first {max_pieces} pieces (§2.1 per-task cap)")
-                    continue
-                row = f"{os.path.basename(file)}:{number}"
-                data.examples.append(Example(f"{row}:{index}", "", (piece,), row=row))
+            row = f"{os.path.basename(file)}:{number}"
+            room = max_pieces - len(data.examples)
+            data.examples += [Example(f"{row}:{index}", "", (piece,), row=row) for index, piece in enumerate(pieces[:room])]
+            if len(pieces) > room:
+                data.count_skip(f"pieces of {row} beyond the cap", len(pieces) - room)
+            if len(data.examples) == max_pieces:
+                data.count_skip(f"reading stopped at the cap of {max_pieces} pieces (§2.1) after {row}: the "
+                                f"corpus's remaining lines, if any, were not read")
+                return data
     return data

@@ -26,15 +26,16 @@ EMPTY_TEXT = "empty input or target"
 
 
 def read_t5_task(path: str | None, name: str, *, tfds_name: str, split: str, input_feature: str, target_feature: str,
-                 instruction: str, tfds_data_dir: str | None = None) -> TaskData:
+                 instruction: str, tfds_data_dir: str | None = None, max_rows: int | None = None) -> TaskData:
     """`name`'s rows of TFDS dataset `tfds_name` in `split`, `input_feature` → `target_feature`.
 
     `path` is the prepared dataset's folder (the example cache digests its files); the rows are
-    read through TFDS from `tfds_data_dir`.
+    read through TFDS from `tfds_data_dir`, in windows over `max_rows` rows (§2.1's cap; a WMT
+    split holds up to 40M, `tfds_rows`).
     """
     task = f"{BENCHMARK}:{name}"
     data = TaskData(name, instruction, (), [], {}, INSTRUCTION)
-    for index, (row_id, row) in enumerate(tfds_rows(tfds_name, split, tfds_data_dir, task)):
+    for index, (row_id, row) in enumerate(tfds_rows(tfds_name, split, tfds_data_dir, task, max_rows)):
         source = text_feature(row, input_feature, tfds_name, row_id, task).strip()
         target = text_feature(row, target_feature, tfds_name, row_id, task).strip()
         if not source or not target:
