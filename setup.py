@@ -24,8 +24,9 @@ setup(
         "orbax-checkpoint>=0.12.8",
         # One path type for local directories and gs:// URIs (what Orbax and t5x use).
         "etils[epath]>=1.7",
-        # OPT-IML Bench data core: SeqIO tasks/mixtures (seqio imports tensorflow_text at import
-        # time), the OPT BPE tokenizer, and tensorboard, which TF 2.21 no longer pulls in.
+        # The SeqIO adapter for t5x (optiml_jax.seqio_tasks, optiml_jax.vocab; seqio imports
+        # tensorflow_text at import time; the native path imports neither), the OPT BPE tokenizer,
+        # and tensorboard (our event files), which TF 2.21 no longer pulls in.
         "seqio>=0.0.20",
         "tensorflow>=2.21",
         "tensorflow-text>=2.21.1",

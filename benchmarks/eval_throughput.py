@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import transformers
 
+import optiml_jax.tasks  # noqa: F401  (registers the bench: evaluation_tasks reads our registry)
 from optiml_jax.convert.hf import params_from_hf_state_dict
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary

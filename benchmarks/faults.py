@@ -23,7 +23,7 @@ committed one; for a corrupted one, the previous one, after naming the bad one),
 exactly* when every per-step loss logged so far equals the uninterrupted run's bit for bit (and,
 at the chain's end, so do the final parameters), and *data lost* counts the steps whose loss is
 then missing or different. Every job is a fresh process forked from this one after the imports
-(importing TensorFlow and SeqIO would otherwise dominate the campaign's time), with the JAX
+(importing JAX, the trainer and the bench would otherwise dominate the campaign's time), with the JAX
 compilation cache on disk; nothing else is shared. Prints the table and a JSON summary.
 """
 

@@ -6,14 +6,15 @@ Generates a synthetic corpus in the SuperNI task-file schema (words drawn from O
 heavy-tailed instance counts and lengths, a few examples longer than a row), then measures, each in
 a fresh process so times and peak RSS are not mixed up:
 
-(a) ours: process start → `import optiml_jax.tasks` (the real bench registers too) → registering
-    the corpus as a catalog → `PackedBatchStream` → first packed [batch, 2048] batch, with a cold
-    example cache; then steady-state real (non-padding) tokens per second over further batches,
+(a) ours: process start → `import optiml_jax.tasks` (the real bench registers too; neither
+    TensorFlow nor SeqIO is imported) → registering the corpus as a catalog → `PackedBatchStream`
+    → first packed [batch, 2048] batch, with a cold example cache; then steady-state real (non-padding) tokens per second over further batches,
     the peak RSS of the whole process, and the real-token fraction on the real SuperNI training
     mixture (`opt_iml_train`, the local task files) at L = 2048;
-(b) naive SeqIO: one `seqio.Task` per task (our SeqIO tasks: same files, prompts and tokens), a
-    mixture with `mixing_rate_num_examples` callables (EPS 4096), `seqio.get_dataset` with the
-    packing `DecoderFeatureConverter(bos_id=2)`: process start → first batch.
+(b) naive SeqIO: one `seqio.Task` per task (our SeqIO tasks, `import optiml_jax.seqio_tasks` as
+    t5x imports them, the corpus mirrored with `register_in_seqio`: same files, prompts and
+    tokens), a mixture with `mixing_rate_num_examples` callables (EPS 4096), `seqio.get_dataset`
+    with the packing `DecoderFeatureConverter(bos_id=2)`: process start → first batch.
 
 Prints a table and, last, one JSON line.
 """
@@ -48,11 +49,15 @@ def _peak_rss_mb() -> float:
 # -- corpus -----------------------------------------------------------------------------------------
 
 
-def generate_corpus(folder: str, num_tasks: int, seed: int = 0) -> list[tuple[str, int]]:
-    """Writes `num_tasks` SuperNI-schema task files; returns (name, number of instances)."""
-    from optiml_jax.vocab import OPTVocabulary
+def generate_corpus(folder: str, num_tasks: int, seed: int = 0, input_words: int | None = None,
+                    instances: int | None = None) -> list[tuple[str, int]]:
+    """Writes `num_tasks` SuperNI-schema task files; returns (name, number of instances).
 
-    words = [w[1:] for w, i in OPTVocabulary().tokenizer.get_vocab().items() if w.startswith("\u0120") and w[1:].isalpha()
+    By default instance counts and input lengths are heavy-tailed; `instances` and `input_words`
+    fix them instead (benchmarks/train_throughput.py's long-document case)."""
+    from optiml_jax.data.tokenizer import OPTTokenizer
+
+    words = [w[1:] for w, i in OPTTokenizer().tokenizer.get_vocab().items() if w.startswith("\u0120") and w[1:].isalpha()
              and 500 < i < 20000]
     words = np.asarray(sorted(words))
     rng = np.random.default_rng(seed)
@@ -63,8 +68,9 @@ def generate_corpus(folder: str, num_tasks: int, seed: int = 0) -> list[tuple[st
     tasks = []
     for t in range(num_tasks):
         name = f"task{10000 + t}_synthetic_scale"
-        count = int(np.clip(rng.lognormal(np.log(100), 0.8), 10, 1000))
-        lengths = np.clip(rng.lognormal(np.log(110), 0.9, size=count), 3, 3000).astype(int)
+        count = instances or int(np.clip(rng.lognormal(np.log(100), 0.8), 10, 1000))
+        lengths = (np.full(count, input_words) if input_words else
+                   np.clip(rng.lognormal(np.log(110), 0.9, size=count), 3, 3000).astype(int))
         record = {
             "Contributors": ["synthetic"], "Source": [f"synthetic_{t}"], "URL": [""], "Categories": [f"Category {t % 76}"],
             "Reasoning": [], "Definition": [f"{text(40)}."], "Input_language": ["English"], "Output_language": ["English"],
@@ -128,6 +134,7 @@ def measure_ours(corpus: str, tasks: list[tuple[str, int]], batch_size: int) -> 
         # Rows list examples by size, not arrival; a fixed shuffle restores a stream-like order.
         "in_order_efficiency": in_order_efficiency(np.random.default_rng(0).permutation(lengths).tolist()),
         "peak_rss_mb": _peak_rss_mb(),
+        "tensorflow_or_seqio_imported": any(name in sys.modules for name in ("tensorflow", "seqio")),
     }
 
 
@@ -150,13 +157,13 @@ def measure_naive(corpus: str, tasks: list[tuple[str, int]], batch_size: int) ->
     them), one per task, under a mixture with callable `mixing_rate_num_examples` rates."""
     import seqio
 
-    import optiml_jax.tasks  # noqa: F401
+    from optiml_jax.seqio_tasks import register_in_seqio  # The bench in SeqIO, as t5x's run files import it.
     from optiml_jax.tasks.registration import register_catalogs, task_name
 
     imported = time.perf_counter() - PROCESS_START
     catalog = _synthetic_catalog(corpus, tasks)
     os.environ["OPTIML_CACHE_DIR"] = tempfile.mkdtemp(prefix="mixture_scale_naive_")
-    register_catalogs([catalog], namespace=NAMESPACE)
+    register_in_seqio(register_catalogs([catalog], namespace=NAMESPACE).tasks, [])
     seqio.MixtureRegistry.add("naive_mixture", [task_name(e) for e in catalog.entries],
                               default_rate=functools.partial(seqio.mixing_rate_num_examples, maximum=4096))
     registered = time.perf_counter() - PROCESS_START
@@ -217,6 +224,7 @@ def main() -> None:
         ("  of which imports, s", f"{ours['import_s']:.2f}", f"{naive['import_s']:.2f}" if naive else ""),
         ("  of which registering the corpus, s", f"{ours['registration_s']:.2f}", f"{naive['registration_s']:.2f}" if naive else ""),
         ("peak RSS, MB", f"{ours['peak_rss_mb']:.0f}", f"{naive['peak_rss_mb']:.0f}" if naive else ""),
+        ("TensorFlow or SeqIO imported", "yes" if ours["tensorflow_or_seqio_imported"] else "no", "yes" if naive else ""),
         ("steady state, real tokens/s", f"{ours['steady_tokens_per_s']:.0f}", ""),
         ("real-token fraction, synthetic corpus", f"{ours['synthetic_efficiency']:.4f}", ""),
         ("real-token fraction, real SuperNI mixture (opt_iml_train)", f"{ours['packing_efficiency']:.4f}", ""),

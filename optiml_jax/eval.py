@@ -2,7 +2,7 @@
 
     python -m optiml_jax.eval --checkpoint DIR [--checkpoint DIR ...] --split dev|test --shots 0,5 \\
         --out OUT [--max_examples_per_task N] [--tasks REGEX] [--all_steps] [--batch_size 32] \\
-        [--max_new_tokens 256] [--dtype float32] [--mesh data=1,fsdp=-1,tensor=1] \\
+        [--max_new_tokens 256] [--dtype float32|bfloat16] [--mesh data=-1,fsdp=1,tensor=8] \\
         [--normalize_by_target_length]
 
 DIR is a model directory (its latest `checkpoint_<step>`; every one with `--all_steps`) or one
@@ -13,6 +13,13 @@ the task's metric). OUT receives `results.json` (every score with task, category
 benchmark, metric, shots, n), `report.md` (the paper's tables), `plots/*.png` and the
 per-example predictions. A rerun into the same OUT skips tasks already done. From Python:
 `evaluate_checkpoints(...)` with the same arguments.
+
+By default the weights stay resident (`optiml_jax/evaluation/placement.py`): each model is
+evaluated in float32 up to OPT-2.7B and bfloat16 above, on a mesh of data-parallel replicas
+(`data` = all devices left, `fsdp` = 1) with just enough tensor parallelism for its weights to
+take at most a third of a 40 GiB device: tensor 1 up to 6.7B, 2 for 13B, 8 for 30B, 32 for 175B
+(or every device, when there are fewer). `--mesh` and `--dtype` override it; `python -m
+optiml_jax.plan --gin_file=... --inference` estimates the memory of a placement.
 """
 
 from __future__ import annotations
@@ -27,15 +34,16 @@ from typing import Mapping, Sequence
 import jax
 
 from optiml_jax import checkpoints
+from optiml_jax.constants import EVALUATION_SPLITS as SPLITS
 from optiml_jax.data.prompting import EVALUATION_SHOTS
 from optiml_jax.data.registry import TaskSpec
 from optiml_jax.evaluation import report
 from optiml_jax.evaluation.aggregation import aggregate
-from optiml_jax.evaluation.inference import DEFAULT_MAX_NEW_TOKENS, InferenceEngine
+from optiml_jax.evaluation.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, InferenceEngine
 from optiml_jax.evaluation.outputs import ResultsDirectory
-from optiml_jax.evaluation.runner import SPLITS, TaskResult, evaluate_tasks, evaluation_tasks
+from optiml_jax.evaluation.placement import evaluation_model, evaluation_placement
+from optiml_jax.evaluation.runner import TaskResult, evaluate_tasks, evaluation_tasks
 from optiml_jax.models.decoder_only import DecoderOnlyModel
-from optiml_jax.models.opt import OPT
 from optiml_jax.partitioning import Partitioner
 from optiml_jax.trainer import param_shardings
 
@@ -90,11 +98,16 @@ def _coverage(split: str, present: Sequence[TaskSpec], absent: Sequence[TaskSpec
 
 def evaluate_checkpoints(checkpoint_dirs: Sequence[str | Path], *, split: str, shots: Sequence[int],
                          out_dir: str | Path, max_examples_per_task: int | None = None, task_pattern: str | None = None,
-                         all_steps: bool = False, batch_size: int = 32,
-                         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, dtype: str = "float32",
+                         all_steps: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+                         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, dtype: str | None = None,
                          mesh_shape: Mapping[str, int] | None = None, normalize_by_target_length: bool = False,
                          progress: bool = True) -> dict:
-    """Evaluates every checkpoint, writes OUT (see the module docstring) and returns results.json's content."""
+    """Evaluates every checkpoint, writes OUT (see the module docstring) and returns results.json's content.
+
+    `dtype` and `mesh_shape` default, per model, to `placement.evaluation_placement(config)`'s.
+    """
+    import optiml_jax.tasks  # noqa: F401  (registers the bench: evaluation_tasks reads our registry)
+
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}.")
     shots = sorted(set(shots))
@@ -110,23 +123,30 @@ def evaluate_checkpoints(checkpoint_dirs: Sequence[str | Path], *, split: str, s
         raise ValueError(f"no {split} task at shots {shots}{f' matching {task_pattern!r}' if task_pattern else ''} "
                          f"has local data ({len(absent)} catalogued, none present): point OPTIML_DATA_DIR at the "
                          f"data folder (docs/benchmark.md).")
-    settings = {"max_examples_per_task": max_examples_per_task, "max_new_tokens": max_new_tokens, "dtype": dtype,
+    configs = {checkpoint: checkpoints.load_config(checkpoint) for checkpoint, _ in targets}
+    placements = {config: evaluation_placement(config, dtype, mesh_shape, num_devices=jax.device_count())
+                  for config in configs.values()}
+    dtypes = sorted({placement.dtype for placement in placements.values()})
+    settings = {"max_examples_per_task": max_examples_per_task, "max_new_tokens": max_new_tokens,
+                "dtype": dtypes[0] if len(dtypes) == 1 else dtypes,
                 "normalize_by_target_length": normalize_by_target_length}
     store = ResultsDirectory(out_dir, settings)
-    partitioner = Partitioner(mesh_shape)
     engines: dict = {}
     for checkpoint, step in targets:
         pending = [spec for spec in present if not store.done(checkpoint, spec.name)]
         log.info("%s: %d of %d tasks to evaluate", checkpoint, len(pending), len(present))
         if not pending:
             continue
-        config = checkpoints.load_config(checkpoint)
+        config = configs[checkpoint]
         if config not in engines:
-            model = DecoderOnlyModel(OPT(config, dtype=dtype))
-            engines[config] = (model, InferenceEngine(model, partitioner, batch_size=batch_size,
-                                                      max_new_tokens=max_new_tokens))
-        model, engine = engines[config]
-        params = load_params(checkpoint, model, partitioner, dtype)
+            placement = placements[config]
+            partitioner = Partitioner(placement.mesh_shape)
+            log.info("%s: %s on mesh %s", checkpoint, placement.dtype, dict(partitioner.mesh.shape))
+            model = evaluation_model(config, placement.dtype)
+            engines[config] = (model, partitioner, InferenceEngine(model, partitioner, batch_size=batch_size,
+                                                                   max_new_tokens=max_new_tokens))
+        model, partitioner, engine = engines[config]
+        params = load_params(checkpoint, model, partitioner, placements[config].dtype)
 
         def save(result: TaskResult, predictions, checkpoint=checkpoint, step=step):
             result.checkpoint, result.step = checkpoint, step
@@ -178,10 +198,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max_examples_per_task", type=int, help="evaluate only the first N examples of a task")
     parser.add_argument("--tasks", help="only tasks whose registered name matches this regular expression")
     parser.add_argument("--all_steps", action="store_true", help="every checkpoint_<step> of each model dir")
-    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--max_new_tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
-    parser.add_argument("--dtype", default="float32", help="compute and params dtype (bfloat16 on TPU/GPU)")
-    parser.add_argument("--mesh", type=_mesh, help="mesh axes, e.g. data=1,fsdp=-1,tensor=2 (default: fsdp=all)")
+    parser.add_argument("--dtype",
+                        help="compute and params dtype (default, per model: float32 up to OPT-2.7B, bfloat16 "
+                             "above; see --mesh)")
+    parser.add_argument("--mesh", type=_mesh,
+                        help="mesh axes, e.g. data=-1,fsdp=1,tensor=8 (default, per model: the weights resident, "
+                             "data=all devices left, fsdp=1, tensor=the smallest power of two with the weights "
+                             "per device at most a third of 40 GiB: 1 up to 6.7B, 2 for 13B, 8 for 30B, 32 for "
+                             "175B, or all devices if fewer; optiml_jax/evaluation/placement.py, "
+                             "docs/performance.md)")
     parser.add_argument("--normalize_by_target_length", action="store_true",
                         help="rank classification: divide each option's log-likelihood by its token count")
     args = parser.parse_args(argv)

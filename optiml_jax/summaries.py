@@ -9,13 +9,15 @@ process) are dropped so the log reads as one run.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Mapping
 
 from etils import epath
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 from tqdm import tqdm
 
 METRICS_FILE = "metrics.jsonl"
@@ -50,7 +52,13 @@ class MetricsWriter:
                     if json.loads(line)["step"] <= truncate_after_step]
             path.write_text("".join(line + "\n" for line in kept))
         self._jsonl = path.open("a")
-        self._events = EventFileWriter(str(log_dir))
+        # tensorboard's own EventFileWriter opens files through `tf.io.gfile`, importing
+        # TensorFlow when it is installed; the records are written here instead, through epath.
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.0"
+        self._events = RecordWriter((log_dir / name).open("wb"))
+        self._events.write(event_pb2.Event(wall_time=time.time(),
+                                           file_version="brain.Event:2").SerializeToString())
+        self._events.flush()
 
     def write(self, step: int, scalars: Mapping[str, float], to_tensorboard: bool = True) -> None:
         if not self.enabled:
@@ -59,8 +67,9 @@ class MetricsWriter:
         self._jsonl.flush()
         if to_tensorboard:
             values = [summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in scalars.items()]
-            self._events.add_event(event_pb2.Event(wall_time=time.time(), step=step,
-                                                   summary=summary_pb2.Summary(value=values)))
+            self._events.write(event_pb2.Event(wall_time=time.time(), step=step,
+                                               summary=summary_pb2.Summary(value=values)).SerializeToString())
+            self._events.flush()
 
     def close(self) -> None:
         if self.enabled:

@@ -9,14 +9,19 @@ What one run does:
     the data-stream position and the optimizer / schedule settings), else starts from
     `checkpoint_cfg.restore.path` (`INITIAL_CHECKPOINT_PATH`, e.g. a converted OPT checkpoint),
     else from scratch;
-  * trains on the packed OPT-IML stream, jitted over the partitioner's mesh, each process feeding
-    its slice of the global batch;
-  * logs loss, token accuracy, LR, grad norm, tokens/s and MFU to TensorBoard and
-    `model_dir/train/metrics.jsonl`, with a progress bar;
-  * saves asynchronously every `save.period` steps (keeping the last `save.keep`), on SIGTERM /
-    SIGINT (then exits cleanly), and at the end;
-  * stops at a non-finite loss or gradient norm, naming the step, before anything of that step
-    is saved (or skips such updates, with `optimizers.create_optimizer(max_skipped_updates=N)`);
+  * trains on the packed OPT-IML stream, jitted over the partitioner's mesh, each process
+    rendering and feeding only its rows of the global batch, prepared ahead by
+    `prefetch_workers` processes (`optiml_jax.data.prefetch`) so the loop waits for input only
+    when none is ready;
+  * keeps each step's metrics on the device and fetches them every `stats_period` steps (and
+    before any evaluation or save), so the loop never stalls on the host; logs loss, token
+    accuracy, LR, grad norm, tokens/s, MFU and the time the loop waited for input to
+    TensorBoard and `model_dir/train/metrics.jsonl`, with a progress bar;
+  * saves asynchronously every `save.period` steps (keeping the last `save.keep`), on
+    preemption (then exits cleanly), and at the end. One process: SIGTERM / SIGINT. Several:
+    SIGTERM to any of them, through JAX's preemption sync point, so all stop at the same step;
+  * stops at a non-finite loss or gradient norm, naming the step, before anything after that
+    step is saved (or skips such updates, with `optimizers.create_optimizer(max_skipped_updates=N)`);
     a state with non-finite parameters is never saved;
   * on resume, refuses optimizer / schedule settings that differ from those stored in the
     checkpoint and falls back past unusable checkpoints (`optiml_jax.resume`).
@@ -97,16 +102,28 @@ class CheckpointConfig:
 # --- the loop ------------------------------------------------------------------------------------
 
 class _Preemption:
-    """Turns SIGTERM / SIGINT into a flag the loop checks after each step."""
+    """Whether to save and stop after a step: the loop asks `requested(step)` after each one.
+
+    One process: SIGTERM / SIGINT set a flag. Several: JAX's preemption service (started by
+    `jax.distributed.initialize`) catches SIGTERM on any process and agrees with the others on a
+    step at which all of them stop, without a collective in the loop; Python's own SIGTERM
+    handler is then left alone, as installing it would replace the service's.
+    """
 
     def __init__(self):
         self.signal: int | None = None
         self._previous = {}
+        self._multi_process = jax.process_count() > 1
 
     def __enter__(self):
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (() if self._multi_process else (signal.SIGTERM, signal.SIGINT)):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
+
+    def requested(self, step: int) -> bool:
+        if self._multi_process:
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.signal is not None
 
     def _handle(self, signum, frame):
         del frame
@@ -152,22 +169,47 @@ def process_rows(partitioner: Partitioner, batch_size: int, length: int) -> tupl
     return start // block, batch_size // block
 
 
-def _open_stream(cfg: DatasetConfig, state: dict | None, shard: tuple[int, int]):
-    """The packed OPT-IML batch stream, positioned at `state`, yielding `shard`'s rows."""
-    from optiml_jax.data.pipeline import PackedBatchStream
+def _open_stream(cfg: DatasetConfig, state: dict | None, shard: tuple[int, int], workers: int,
+                 depth: int):
+    """The packed OPT-IML batch stream, positioned at `state`, yielding `shard`'s rows, prepared
+    ahead by `workers` processes."""
+    from optiml_jax.data.prefetch import PrefetchingStream
 
-    stream = PackedBatchStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
+    stream = PrefetchingStream(cfg.mixture_or_task_name, batch_size=cfg.batch_size,
                                sequence_length=cfg.sequence_length, seed=cfg.seed,
-                               shard_index=shard[0], num_shards=shard[1], state=state)
+                               shard_index=shard[0], num_shards=shard[1], state=state,
+                               workers=workers, depth=depth)
     if jax.process_count() > 1:
         # The mixture comes from settings each host reads for itself (OPTIML_* data, user tasks,
         # decisions, the dialogue share): hosts that disagree would train on different data.
         fingerprint = stream.state()["fingerprint"].encode()
         digest = np.frombuffer(hashlib.blake2b(fingerprint, digest_size=16).digest(), dtype=np.uint8)
-        multihost_utils.assert_equal(digest, f"{cfg.mixture_or_task_name}: the processes built different mixtures "
-                                             f"or read different data files; give every host the same OPTIML_* "
-                                             f"settings and data")
+        try:
+            multihost_utils.assert_equal(digest, f"{cfg.mixture_or_task_name}: the processes built different "
+                                                 f"mixtures or read different data files; give every host the same "
+                                                 f"OPTIML_* settings and data")
+        except BaseException:
+            stream.close()
+            raise
     return stream
+
+
+def _stream_state_of_all_rows(state: dict) -> dict:
+    """The stream state of the whole global batch, from every process's state of its own rows
+    (a collective: every process calls it at the same step). A checkpoint holds this, so a
+    restart on any number of processes finds every row's position."""
+    from optiml_jax.data.pipeline import merge_states
+
+    if jax.process_count() == 1:
+        return state
+    rows = np.frombuffer(json.dumps({k: state[k] for k in ("rows", "pulled", "pool")}).encode(),
+                         dtype=np.uint8)
+    lengths = multihost_utils.process_allgather(np.asarray([rows.size]))
+    padded = np.zeros(int(lengths.max()), np.uint8)
+    padded[:rows.size] = rows
+    gathered = multihost_utils.process_allgather(padded)
+    return merge_states([{**state, **json.loads(bytes(part[:int(n)]))}
+                         for part, n in zip(gathered, lengths.reshape(-1))])
 
 
 def _check_mixture(name: str) -> None:
@@ -208,13 +250,17 @@ def train(*,
           progress_bar: bool = True,
           gin_config: str | None = None,
           allow_changed_settings: Sequence[str] = (),
-          allow_missing_settings: bool = False) -> TrainState | Any:
+          allow_missing_settings: bool = False,
+          prefetch_workers: int = 1,
+          prefetch_depth: int = 2) -> TrainState | Any:
     """Trains `model` for `total_steps` updates; returns the final state.
 
     `gin_config` (the parsed gin config, passed by `main`) is written to `model_dir/config.gin`
     and appended to `model_dir/config.gin.history`. `allow_changed_settings` names the settings
     (`total_steps` or `TRAIN_STEPS`, ...) a resume may change; `allow_missing_settings` resumes
     from a checkpoint that stores no settings, unchecked (`optiml_jax.resume`).
+    `prefetch_workers` processes prepare up to `prefetch_depth` batches each ahead of the loop
+    (0: the loop prepares each batch itself; `optiml_jax.data.prefetch`).
 
     With `compile_only=True` nothing is read or initialised: the train step is lowered and
     compiled for the configured mesh from abstract shapes, and `(compiled executable, sizes)` is
@@ -281,35 +327,51 @@ def train(*,
         raise ValueError(f"Checkpoint {start_step} holds the data stream of step "
                          f"{stream_state['step']}; the checkpoint is inconsistent.")
     stream = _open_stream(cfg, stream_state,
-                          process_rows(partitioner, cfg.batch_size, cfg.sequence_length))
+                          process_rows(partitioner, cfg.batch_size, cfg.sequence_length),
+                          prefetch_workers, prefetch_depth)
+    log.info("training steps %d → %d on mesh %s", start_step, total_steps,
+             dict(partitioner.mesh.shape))
+    try:
+        state = _train_loop(state, stream, step_fn, start_step, total_steps, partitioner, cfg,
+                            manager, model_dir, settings, checkpoint_cfg, stats_period,
+                            eval_period, train_eval_fn, random_seed, progress_bar,
+                            config.flops_per_token(cfg.sequence_length))
+    finally:
+        stream.close()
+    manager.close()
+    report = stream.report()
+    if report["truncated_examples"] or report["skipped_input"]:
+        log.info("data: %s", json.dumps(report))
+    return state
+
+
+def _train_loop(state, stream, step_fn, start_step: int, total_steps: int, partitioner, cfg,
+                manager, model_dir, settings, checkpoint_cfg, stats_period: int,
+                eval_period: int | None, train_eval_fn, random_seed: int, progress_bar: bool,
+                flops_per_token: float):
+    """Steps `start_step` → `total_steps` (or to a preemption); returns the last state."""
+    is_primary = jax.process_index() == 0
     writer = summaries.MetricsWriter(model_dir / "train", enabled=is_primary,
                                      truncate_after_step=start_step)
     dropout_rng = jax.random.key_data(jax.random.key(random_seed))
-    flops_per_token = config.flops_per_token(cfg.sequence_length)
     peak = summaries.peak_flops(jax.devices()[0])
-    log.info("training steps %d → %d on mesh %s", start_step, total_steps,
-             dict(partitioner.mesh.shape))
-
-    def save(step: int, force: bool = False):
-        with _failed_saves_named(model_dir):
-            manager.save(step, args=ocp.args.Composite(**{
-                checkpoints.STATE_ITEM: ocp.args.PyTreeSave(state.state_dict()),
-                checkpoints.DATASET_ITEM: ocp.args.JsonSave(stream_position),
-                checkpoints.SETTINGS_ITEM: ocp.args.JsonSave(settings)}), force=force)
-
     bar = summaries.ProgressBar(start_step, total_steps, enabled=progress_bar and is_primary)
-    step = start_step
-    with _Preemption() as preemption, partitioner.activate():
-        batch = _global_batch(next(stream), partitioner, cfg)
-        tic = time.perf_counter()
-        while step < total_steps:
-            state, metrics = step_fn(state, batch, dropout_rng)
-            step += 1
-            stream_position = stream.state()  # = after `step` batches, matching `state`
-            # Read the next batch while the device works on this step.
-            batch = (_global_batch(next(stream), partitioner, cfg) if step < total_steps
-                     else None)
-            metrics = jax.device_get(metrics)
+    # Per step since the last fetch: (step, metrics still on the device, seconds the loop waited
+    # for its batch, host CPU seconds spent preparing it).
+    pending: list[tuple[int, Any, float, float]] = []
+    window_start = time.perf_counter()
+    stream_position: dict = {}
+
+    def fetch_metrics() -> None:
+        """Fetches and logs the pending steps' metrics, stopping at the first non-finite one."""
+        nonlocal window_start
+        if not pending:
+            return
+        fetched = jax.device_get([metrics for _, metrics, _, _ in pending])
+        elapsed = time.perf_counter() - window_start
+        tokens_per_s = len(pending) * cfg.batch_size * cfg.sequence_length / elapsed
+        scalars = {}
+        for (step, _, waited, input_cpu), metrics in zip(pending, fetched):
             params_finite = bool(metrics.pop(PARAMS_FINITE))
             problem = _non_finite_update(metrics)
             if problem and params_finite and "skipped_updates" in metrics:
@@ -317,44 +379,71 @@ def train(*,
                             step, metrics["consecutive_skipped_updates"],
                             metrics["skipped_updates"])
             elif problem or not params_finite:
+                pending.clear()
                 with _failed_saves_named(model_dir):
                     manager.wait_until_finished()
                 raise FloatingPointError(_stop_message(
                     problem or "Non-finite parameters after the update", step, metrics, settings,
                     manager.latest_step(), model_dir))
-            toc = time.perf_counter()
-            tokens_per_s = cfg.batch_size * cfg.sequence_length / (toc - tic)
-            tic = toc
             scalars = {k: float(v) for k, v in metrics.items()}
             scalars["tokens_per_s"] = tokens_per_s
+            scalars["input_wait_s"] = waited
+            scalars["input_cpu_s"] = input_cpu
             if peak:
                 scalars["mfu"] = tokens_per_s * flops_per_token / (peak * jax.device_count())
             writer.write(step, scalars, to_tensorboard=step % stats_period == 0)
-            bar.update(step, scalars)
+        bar.update(pending[-1][0], scalars)
+        pending.clear()
+        window_start = time.perf_counter()
+
+    def save(step: int, force: bool = False):
+        fetch_metrics()  # Nothing after a non-finite step may be saved.
+        position = _stream_state_of_all_rows(stream_position)
+        with _failed_saves_named(model_dir):
+            manager.save(step, args=ocp.args.Composite(**{
+                checkpoints.STATE_ITEM: ocp.args.PyTreeSave(state.state_dict()),
+                checkpoints.DATASET_ITEM: ocp.args.JsonSave(position),
+                checkpoints.SETTINGS_ITEM: ocp.args.JsonSave(settings)}), force=force)
+
+    step = start_step
+    with _Preemption() as preemption, partitioner.activate():
+        while step < total_steps:
+            waited = time.perf_counter()
+            batch = _global_batch(next(stream), partitioner, cfg)
+            waited = time.perf_counter() - waited
+            state, metrics = step_fn(state, batch, dropout_rng)  # Dispatched; runs on the device.
+            step += 1
+            # The position after this step's batch, not after the ones prefetched since.
+            stream_position = stream.state()
+            pending.append((step, metrics, waited, stream.input_cpu_s))
+            # Step 1 compiles: its own window, so the compilation is not in anyone's tokens/s.
+            evaluate = bool(eval_period and train_eval_fn and step % eval_period == 0)
+            save_now = step % checkpoint_cfg.save.period == 0 or step == total_steps
+            # Evaluation and saving need the steps checked first (nothing after a non-finite
+            # one is evaluated or saved).
+            if step % stats_period == 0 or step == start_step + 1 or evaluate or save_now:
+                fetch_metrics()
             paused = time.perf_counter()  # evaluation and saving are not training throughput
-            if eval_period and train_eval_fn and step % eval_period == 0:
+            if evaluate:
                 log.info("evaluating at step %d", step)
                 writer.write(step, {f"eval/{k}": float(v)
                                     for k, v in train_eval_fn(state.params, step).items()})
-            if step % checkpoint_cfg.save.period == 0 or step == total_steps:
+            if save_now:
                 save(step)
-            tic += time.perf_counter() - paused
-            if _any_process(preemption.signal is not None):
+            window_start += time.perf_counter() - paused
+            if preemption.requested(step):
                 if manager.latest_step() != step:
                     save(step, force=True)
                 with _failed_saves_named(model_dir):
                     manager.wait_until_finished()
                 log.warning("preemption (signal %s): saved step %d, exiting",
-                            preemption.signal or "on another process", step)
+                            preemption.signal or "SIGTERM on some process", step)
                 break
+        fetch_metrics()
     with _failed_saves_named(model_dir):
         manager.wait_until_finished()
-    manager.close()
     writer.close()
     bar.close()
-    report = stream.report()
-    if report["truncated_examples"] or report["skipped_input"]:
-        log.info("data: %s", json.dumps(report))
     return state
 
 

@@ -1,59 +1,31 @@
-"""The OPT tokenizer (GPT-2 byte-level BPE in fairseq order) as a `seqio.Vocabulary`.
+"""The OPT tokenizer as a `seqio.Vocabulary`, for t5x and SeqIO (part of the SeqIO adapter).
 
-Ids are exactly those of Hugging Face `GPT2Tokenizer`/`GPT2TokenizerFast` for OPT called with
-`add_special_tokens=False` on text without special-token strings (HF maps a literal "</s>" in the
-text to id 2; here it stays text): `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, 50,265 entries (the model's
-embedding has 50,272 rows). SeqIO and t5x treat id 0 as padding; OPT text never produces `<s>`
-because special-token strings are not split out of text here (literal "</s>" in text is encoded as
-its characters), so 0 only ever means padding. (A `tokenizer.json` is used as it is: its added
-tokens, if any, are matched in text.) BOS = EOS = `</s>` (2), which is what OPT's HF
-tokenizer prepends at inference; bind `seqio.DecoderFeatureConverter.bos_id = 2` in t5x.
+t5x's run files name it (`gin/opt_iml_t5x_model.gin`: `vocabulary = @vocab.OPTVocabulary()`) and
+the SeqIO tasks (`optiml_jax.seqio_tasks`) use it as their features' vocabulary. It adds SeqIO's
+contract (extra ids, `encode_tf`/`decode_tf`) to `optiml_jax.data.tokenizer.OPTTokenizer`, which
+does all the tokenizing, so ids, text, equality and pickling are the core's. Ids and special
+tokens: see that module (pad 0, bos = eos 2, unk 3, 50,265 entries); bind
+`seqio.DecoderFeatureConverter.bos_id = 2` in t5x.
 
 `_encode_tf`/`_decode_tf` wrap the Rust tokenizer in `tf.py_function`, which makes a tf.data
-iterator unsaveable; the OPT-IML Bench tasks therefore tokenize in Python before the data enters
-TF (see `optiml_jax.tasks`), and only third-party tasks that call `seqio.preprocessors.tokenize`
-on text would reach these methods.
+iterator unsaveable; the OPT-IML Bench's SeqIO tasks therefore tokenize in Python before the data
+enters TF, and only third-party tasks that call `seqio.preprocessors.tokenize` on text would reach
+these methods. This module imports TensorFlow and SeqIO; the native trainer and evaluator never
+import it.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-import os
 
 import seqio
 import tensorflow as tf
 import tokenizers
 
-from optiml_jax.data import paths
-
-OPT_BASE_VOCAB_SIZE = 50265
-PAD_ID = 0  # `<s>`: seqio's padding id; never produced from text.
-EOS_ID = 2  # `</s>`: end of every target, and the BOS that starts every example.
-UNK_ID = 3
-TOKENIZER_DIR_ENV = "OPTIML_TOKENIZER_DIR"
-
-
-def default_tokenizer_dir() -> str:
-    """`$OPTIML_TOKENIZER_DIR`, else `$OPTIML_DATA_DIR/tokenizers/opt`."""
-    if os.environ.get(TOKENIZER_DIR_ENV):
-        return os.environ[TOKENIZER_DIR_ENV]
-    if paths.data_dir():
-        return os.path.join(paths.data_dir(), "tokenizers", "opt")
-    raise FileNotFoundError(
-        f"OPTVocabulary: no tokenizer files given. Pass vocab_file/merges_file (or tokenizer_file), "
-        f"or set {TOKENIZER_DIR_ENV} to a folder with vocab.json and merges.txt, or "
-        f"{paths.DATA_DIR_ENV} to the data folder that holds tokenizers/opt/."
-    )
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+from optiml_jax.constants import OPT_BASE_VOCAB_SIZE
+from optiml_jax.data.tokenizer import OPTTokenizer
 
 
 class OPTVocabulary(seqio.Vocabulary):
-    """GPT-2 BPE over OPT's `vocab.json` + `merges.txt` (or one `tokenizer.json`).
+    """GPT-2 BPE over OPT's `vocab.json` + `merges.txt` (or one `tokenizer.json`), for SeqIO.
 
     The files are read when first needed, so constructing one (e.g. while registering tasks) costs
     nothing; equality and pickling use the file contents, not their paths.
@@ -67,81 +39,42 @@ class OPTVocabulary(seqio.Vocabulary):
         tokenizer_file: str | None = None,
         extra_ids: int = 0,
     ):
-        if tokenizer_file is None and (vocab_file is None) != (merges_file is None):
-            raise ValueError("OPTVocabulary: give both vocab_file and merges_file, or neither.")
-        self._vocab_file = vocab_file
-        self._merges_file = merges_file
-        self._tokenizer_file = tokenizer_file
-        self._file_contents: dict[str, bytes] | None = None
-        self._tokenizer: tokenizers.Tokenizer | None = None
-        self._fingerprint: str | None = None
+        self.core = OPTTokenizer(vocab_file, merges_file, tokenizer_file=tokenizer_file)
         super().__init__(extra_ids=extra_ids)
-
-    # -- loading --------------------------------------------------------------------------------
-
-    def _contents(self) -> dict[str, bytes]:
-        if self._file_contents is None:
-            if self._tokenizer_file is not None:
-                self._file_contents = {"tokenizer.json": _read_bytes(self._tokenizer_file)}
-            else:
-                vocab_file, merges_file = self._vocab_file, self._merges_file
-                if vocab_file is None:
-                    folder = default_tokenizer_dir()
-                    vocab_file = os.path.join(folder, "vocab.json")
-                    merges_file = os.path.join(folder, "merges.txt")
-                self._file_contents = {
-                    "vocab.json": _read_bytes(vocab_file),
-                    "merges.txt": _read_bytes(merges_file),
-                }
-        return self._file_contents
 
     @property
     def tokenizer(self) -> tokenizers.Tokenizer:
         """The underlying Rust tokenizer (no special-token handling, no BOS added)."""
-        if self._tokenizer is None:
-            contents = self._contents()
-            if "tokenizer.json" in contents:
-                tokenizer = tokenizers.Tokenizer.from_str(contents["tokenizer.json"].decode("utf-8"))
-                tokenizer.post_processor = None  # OPT's tokenizer.json would prepend `</s>`.
-            else:
-                tokenizer = _tokenizer_from_vocab_and_merges(contents)
-            if tokenizer.get_vocab_size(with_added_tokens=False) != OPT_BASE_VOCAB_SIZE:
-                raise ValueError(
-                    f"OPTVocabulary: expected {OPT_BASE_VOCAB_SIZE} base tokens, the files give "
-                    f"{tokenizer.get_vocab_size(with_added_tokens=False)}: is this OPT's tokenizer?"
-                )
-            self._tokenizer = tokenizer
-        return self._tokenizer
+        return self.core.tokenizer
 
     # -- seqio.Vocabulary -----------------------------------------------------------------------
 
     @property
     def bos_id(self) -> int:
-        return EOS_ID
+        return self.core.bos_id
 
     @property
     def eos_id(self) -> int:
-        return EOS_ID
+        return self.core.eos_id
 
     @property
     def unk_id(self) -> int:
-        return UNK_ID
+        return self.core.unk_id
 
     @property
     def _base_vocab_size(self) -> int:
         return OPT_BASE_VOCAB_SIZE
 
     def _encode(self, s: str) -> list[int]:
-        return self.tokenizer.encode(s, add_special_tokens=False).ids
+        return self.core.encode(s)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         """Encodes many strings at once (parallel in Rust); same ids as `encode` on each."""
-        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        return self.core.encode_batch(texts)
 
     def _decode(self, ids) -> str:
-        # seqio hands over padded ids; 0 is padding and 1/2 carry no text.
-        kept = [int(i) for i in ids if int(i) not in (PAD_ID, 1, EOS_ID)]
-        return self.tokenizer.decode(kept, skip_special_tokens=False)
+        # seqio hands over ids already cut after the first EOS, with unknown ids as `<unk>`.
+        return self.core.decode(ids)
 
     def _encode_tf(self, s: tf.Tensor) -> tf.Tensor:
         def encode_numpy(text):
@@ -162,50 +95,24 @@ class OPTVocabulary(seqio.Vocabulary):
     # -- identity ------------------------------------------------------------------------------
 
     def fingerprint(self) -> str:
-        # Hashed once: SeqIO compares every task's vocabulary with every other when a mixture
-        # of 2,000 tasks builds its dataset, and the file contents never change once read.
-        if self._fingerprint is None:
-            digest = hashlib.sha256()
-            for name, content in sorted(self._contents().items()):
-                digest.update(name.encode())
-                digest.update(content)
-            self._fingerprint = digest.hexdigest()
-        return self._fingerprint
+        return self.core.fingerprint()
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, OPTVocabulary):
             return False
-        if other is self:
-            return True
-        return self.extra_ids == other.extra_ids and self.fingerprint() == other.fingerprint()
+        return other is self or (self.extra_ids == other.extra_ids and self.core == other.core)
 
     def __hash__(self) -> int:
-        return hash((self.fingerprint(), self.extra_ids))
+        return hash((self.core.fingerprint(), self.extra_ids))
 
     def __getstate__(self):
-        # Ship file contents, not paths, so an unpickled copy works on any machine (Beam workers).
-        return {"contents": self._contents(), "extra_ids": self.extra_ids}
+        return {"core": self.core, "extra_ids": self.extra_ids}  # The core ships file contents.
 
     def __setstate__(self, state):
-        self.__init__(extra_ids=state["extra_ids"])
-        self._file_contents = state["contents"]
+        self.core = state["core"]
+        super().__init__(extra_ids=state["extra_ids"])
 
     def __str__(self) -> str:
-        source = self._tokenizer_file or self._vocab_file or "default tokenizer folder"
-        return f"OPTVocabulary({source}, extra_ids={self.extra_ids})"
+        return f"OPTVocabulary({self.core.describe()}, extra_ids={self.extra_ids})"
 
     __repr__ = __str__
-
-
-def _tokenizer_from_vocab_and_merges(contents: dict[str, bytes]) -> tokenizers.Tokenizer:
-    vocab = json.loads(contents["vocab.json"].decode("utf-8"))
-    merges = []
-    for line in contents["merges.txt"].decode("utf-8").splitlines():
-        if line and not line.startswith("#version"):
-            left, right = line.split(" ")
-            merges.append((left, right))
-    tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE(vocab=vocab, merges=merges))
-    # GPT-2 pre-tokenization: byte-level with the GPT-2 split regex, no prefix space.
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = tokenizers.decoders.ByteLevel()
-    return tokenizer

@@ -6,9 +6,11 @@ one per template for PromptSource and FLAN), the OPT-IML training mixture `opt_i
 `opt_iml_train_with_dialogue` (dialogue share `$OPTIML_DIALOGUE_SHARE`, default 0.5%) and
 `opt_iml_train_with_dialogue_<percent>pct` (`dialogue.py`), and one evaluation mixture per split,
 level and shot count (per benchmark and across benchmarks), in our registry
-(`optiml_jax.data.registry`, read by `PackedBatchStream`) and in SeqIO (for t5x). `REPORT` says
-what was registered, what was left out for want of local data and how the training rates were
-obtained; `python -m optiml_jax.tasks stats` prints it.
+(`optiml_jax.data.registry`, read by `PackedBatchStream` and the evaluator). `REPORT` says what
+was registered, what was left out for want of local data and how the training rates were
+obtained; `python -m optiml_jax.tasks stats` prints it. Importing the catalog loads neither
+TensorFlow nor SeqIO; t5x users `import optiml_jax.seqio_tasks`, which imports this package and
+mirrors `REPORT`'s tasks and mixtures into SeqIO.
 
 Catalog files, one per benchmark: `superni.py` + `superni_catalog.tsv`, `promptsource.py` +
 `promptsource_catalog.tsv` (+ `promptsource_datasets.tsv`), `crossfit.py` + `crossfit_catalog.tsv`

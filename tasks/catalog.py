@@ -7,7 +7,7 @@ A catalog file lists every task of one benchmark with its category and where OPT
   evaluation task, §2.3), or "removed" (not part of OPT-IML Bench: §2.1 keeps a CrossFit, ExMix
   or T5 task only when no other benchmark has it, and §2.3's decontamination removes the train or
   the evaluation task of a leaking pair; catalogued so the counts match the original benchmark's). OPT-IML-Max trains on every split but "removed" (§6.1).
-- `level` (dev/test only): the generalization level, one of `LEVELS`.
+- `level` (dev/test only): the generalization level, one of `optiml_jax.constants.LEVELS`.
 - `reason`: why, citing the paper or a decision in docs/benchmark.md.
 - `instruction`: the instruction sentence of a task whose benchmark has none (CrossFit, ExMix,
   T5, UnifiedSKG: "we manually write a simple instruction sentence for each of the included
@@ -21,15 +21,9 @@ import dataclasses
 import importlib.resources
 from typing import Callable, Mapping
 
-# Generation tasks are scored by ROUGE-L (and exact match), tasks with options by rank accuracy.
-from optiml_jax.evaluation.metrics import ACCURACY, ROUGE_L  # noqa: F401  (catalog vocabulary)
+from optiml_jax.constants import FULLY_SUPERVISED, LEVELS, ROUGE_L
 
-FULLY_HELD_OUT = "fully_held_out"
-PARTIALLY_HELD_OUT = "partially_held_out"
-FULLY_SUPERVISED = "fully_supervised"
-LEVELS = (FULLY_HELD_OUT, PARTIALLY_HELD_OUT, FULLY_SUPERVISED)
 SPLITS = ("train", "dev", "test", "held_out", "removed")
-EVALUATION_SPLITS = {"dev": "validation", "test": "test"}  # OPT-IML split → registered task split
 
 
 @dataclasses.dataclass(frozen=True)

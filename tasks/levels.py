@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from optiml_jax.tasks.catalog import ACCURACY, FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT, ROUGE_L
+from optiml_jax.constants import ACCURACY, FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT, ROUGE_L
 
 NOT_STATED = "not stated"
 

@@ -1,5 +1,7 @@
-"""Register benchmark catalogs: one task per catalog task (and per evaluation shot count), the
-mixtures, and their SeqIO mirrors. Fast at 2,000 tasks: no data file is opened here.
+"""Register benchmark catalogs in our registry (`optiml_jax.data.registry`): one task per catalog
+task (and per evaluation shot count) and the mixtures. Fast at 2,000 tasks: no data file is opened
+here. SeqIO sees them through the adapter, `optiml_jax.seqio_tasks.register_in_seqio(report.tasks,
+report.mixtures)` (importing that module does it for the bench).
 
 Names (`{benchmark}:{task}` with "/" written "." and "-" written "_", SeqIO's name rule):
 - `superni:task190_snli_classification`: every catalog task, split "train": its training data
@@ -26,12 +28,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 
-from optiml_jax.data import registry, seqio_tasks
+from optiml_jax.constants import ACCURACY, EVALUATION_SPLITS, FULLY_SUPERVISED, LEVELS
+from optiml_jax.data import registry
 from optiml_jax.data.mixing import (DEFAULT_EPS, PAPER_BENCHMARK_PROPORTIONS, MixingRates, compute_mixing_rates,
                                     task_cap)
 from optiml_jax.data.prompting import EVALUATION_SHOTS, PromptConfig
-from optiml_jax.tasks.catalog import (ACCURACY, EVALUATION_SPLITS, FULLY_SUPERVISED, LEVELS, BenchmarkCatalog,
-                                      CatalogEntry, TaskInputs, Variant)
+from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, TaskInputs, Variant
 from optiml_jax.tasks.levels import evaluation_row
 
 
@@ -170,7 +172,6 @@ def register_catalogs(
                 expected.update(f"{p}_{split}_{level}_{k}shot" for p in (namespace, f"{namespace}_{catalog.benchmark}")
                                 for k in EVALUATION_SHOTS)
     report.empty_mixtures = sorted(expected - set(report.mixtures))
-    seqio_tasks.register_in_seqio(report.tasks, report.mixtures)
     return report
 
 
@@ -187,5 +188,4 @@ def register_ablation_mixture(report: RegistrationReport, name: str, base: str, 
     proportions = {b: s * (1.0 - share) for b, s in shares.items()}
     proportions[benchmark] = share
     _add_training_mixtures({name: {**report.training[base], **extra}}, report, eps=eps, proportions=proportions)
-    seqio_tasks.register_in_seqio([], [name])
     return name

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, load_packaged_catalog
+from optiml_jax.constants import FULLY_HELD_OUT, FULLY_SUPERVISED
+from optiml_jax.tasks.catalog import load_packaged_catalog
 from optiml_jax.tasks.levels import (DEV_FULLY_HELD_OUT_CATEGORIES, EVALUATION_TASKS, TEST_FULLY_HELD_OUT_CATEGORIES,
                                      EvaluationTask)
 

@@ -34,10 +34,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from optiml_jax.constants import FULLY_SUPERVISED
 from optiml_jax.data import paths
 from optiml_jax.tasks import splits
-from optiml_jax.tasks.catalog import (FULLY_SUPERVISED, BenchmarkCatalog, CatalogEntry, Location, TaskInputs,
-                                      load_packaged_catalog)
+from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, Location, TaskInputs, load_packaged_catalog
 from optiml_jax.tasks.levels import evaluation_row
 
 BENCHMARK = "unifiedskg"

@@ -31,9 +31,9 @@ import csv
 import os
 import re
 
+from optiml_jax.constants import ACCURACY, FULLY_HELD_OUT, LEVELS, PARTIALLY_HELD_OUT, ROUGE_L
 from optiml_jax.data.formats.files import read_text, text_lines
-from optiml_jax.tasks.catalog import (ACCURACY, FULLY_HELD_OUT, LEVELS, PARTIALLY_HELD_OUT, ROUGE_L, SPLITS,
-                                      BenchmarkCatalog, CatalogEntry, Location, TaskInputs)
+from optiml_jax.tasks.catalog import SPLITS, BenchmarkCatalog, CatalogEntry, Location, TaskInputs
 from optiml_jax.tasks.splits import FULLY_HELD_OUT_CATEGORIES
 
 TASKS_SETTING = "OPTIML_USER_TASKS"

@@ -9,14 +9,14 @@ import jax
 
 from data_fixtures import real_data_dir
 from optiml_jax import checkpoints
+from optiml_jax.constants import ACCURACY, FULLY_HELD_OUT
 from optiml_jax.data import registry
 from optiml_jax.data.formats import READERS
 from optiml_jax.data.formats.superni import read_superni_task
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
-from optiml_jax.tasks.catalog import (ACCURACY, FULLY_HELD_OUT, BenchmarkCatalog, CatalogEntry, file_per_task,
-                                      first_instances)
+from optiml_jax.tasks.catalog import BenchmarkCatalog, CatalogEntry, file_per_task, first_instances
 from optiml_jax.tasks.registration import register_catalogs, task_name
 
 LABEL_OPTIONS_READER = "superni_with_label_options"

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 import seqio
 
+import optiml_jax.seqio_tasks  # noqa: F401  (the bench in SeqIO, for the last test)
 import optiml_jax.tasks as bench
 from data_fixtures import real_data_dir
 from eval_fixtures import sharded_engine_and_params
+from optiml_jax.constants import ACCURACY
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.formats.promptsource import NOT_APPLICABLE
 from optiml_jax.data.task_reader import TaskReader
 from optiml_jax.evaluation.aggregation import aggregate
 from optiml_jax.evaluation.runner import RANK_CLASSIFICATION, evaluate_tasks, evaluation_tasks
-from optiml_jax.evaluation.seqio_evaluation import seqio_model_fns
-from optiml_jax.tasks.catalog import ACCURACY
+from optiml_jax.seqio_evaluation import seqio_model_fns
 
 PROMPTSOURCE_COPA = "promptsource:super_glue.copa"
 FLAN_COPA = "flan:copa"

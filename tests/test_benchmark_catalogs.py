@@ -11,11 +11,11 @@ import pytest
 
 import optiml_jax.tasks as bench
 from data_fixtures import real_data_dir
+from optiml_jax.constants import FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.tasks import dialogue, levels, promptsource, reasoning, splits, superni
 from optiml_jax.tasks.__main__ import local_backing
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, FULLY_SUPERVISED, PARTIALLY_HELD_OUT
 
 CATALOGS = {catalog.benchmark: list(catalog.entries) for catalog in bench.benchmarks()}
 ALL_ENTRIES = [entry for entries in CATALOGS.values() for entry in entries]

@@ -4,8 +4,8 @@ import collections
 import os
 
 from data_fixtures import real_data_dir
+from optiml_jax.constants import FULLY_HELD_OUT, PARTIALLY_HELD_OUT
 from optiml_jax.tasks import levels, superni
-from optiml_jax.tasks.catalog import FULLY_HELD_OUT, PARTIALLY_HELD_OUT
 
 CATALOG = superni.load_catalog()
 

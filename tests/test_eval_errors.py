@@ -6,12 +6,12 @@ import pytest
 from data_fixtures import real_data_dir, write_superni_task
 from eval_fixtures import CLASSIFICATION_TASKS, register_fixture_tasks, save_tiny_checkpoint, tiny_model
 from optiml_jax import eval as eval_cli
+from optiml_jax.constants import ACCURACY, ROUGE_L
 from optiml_jax.data.examples import DataFormatError
 from optiml_jax.evaluation.inference import InferenceEngine
 from optiml_jax.evaluation.outputs import ResultsDirectory
 from optiml_jax.evaluation.runner import evaluate_tasks
 from optiml_jax.partitioning import Partitioner
-from optiml_jax.tasks.catalog import ACCURACY, ROUGE_L
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import optiml_jax.tasks  # noqa: F401  (registers the bench: evaluation_tasks reads our registry)
 from data_fixtures import real_data_dir
 from eval_fixtures import save_tiny_checkpoint
 from optiml_jax.evaluation.runner import evaluation_tasks

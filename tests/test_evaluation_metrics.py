@@ -8,8 +8,8 @@ import os
 import pytest
 
 from data_fixtures import real_data_dir
-from optiml_jax.evaluation.metrics import (EXACT_MATCH, ROUGE_L, exact_match, generation_metrics, headline_metric,
-                                           normalize_answer, rouge_l)
+from optiml_jax.constants import EXACT_MATCH, ROUGE_L
+from optiml_jax.evaluation.metrics import exact_match, generation_metrics, headline_metric, normalize_answer, rouge_l
 
 
 def _references(task: str, instance_id: str) -> list[str]:

@@ -11,15 +11,17 @@ import tensorflow as tf
 
 from eval_fixtures import register_option_tasks
 from hf_reference import hf_target_log_likelihood, random_hf_model
+from optiml_jax import seqio_preprocessors
 from optiml_jax.data.example_store import ExampleStore
-from optiml_jax.data.task_reader import TaskReader, default_vocabulary
-from optiml_jax.evaluation import metrics, postprocessors, preprocessors
+from optiml_jax.data.task_reader import RenderedExample, TaskReader, default_vocabulary
+from optiml_jax.evaluation import answer_options, metrics, postprocessors
 from optiml_jax.evaluation.inference import InferenceEngine
 from optiml_jax.evaluation.runner import RANK_CLASSIFICATION, evaluate_tasks
 from optiml_jax.models.configs import get_config
 from optiml_jax.models.decoder_only import DecoderOnlyModel
 from optiml_jax.models.opt import OPT
 from optiml_jax.partitioning import Partitioner
+from optiml_jax.seqio_tasks import register_in_seqio
 from optiml_jax.trainer import param_shardings
 
 
@@ -35,19 +37,19 @@ FNS = dict(inputs_fn=lambda ex: ex["prefix"], targets_fn=lambda ex: ex["suffix"]
 
 
 def test_preprocessor_expands_every_option_with_t5_features():
-    rows = list(preprocessors.rank_classification(_examples(), **FNS).as_numpy_iterator())
+    rows = list(seqio_preprocessors.rank_classification(_examples(), **FNS).as_numpy_iterator())
     assert [r["idx"].tolist() for r in rows] == [[0, 0], [0, 1], [1, 0], [1, 1], [1, 2]]
     assert [r["inputs"].decode() for r in rows] == ["p0a", "p0b", "p1a", "p1b", "p1c"]
     assert [r["targets"].decode() for r in rows] == ["s0a", "s0b", "s1a", "s1b", "s1c"]
     assert [bool(r["is_correct"]) for r in rows] == [False, True, True, False, False]
-    train = list(preprocessors.rank_classification(_examples(), **FNS, mode="train").as_numpy_iterator())
+    train = list(seqio_preprocessors.rank_classification(_examples(), **FNS, mode="train").as_numpy_iterator())
     assert [r["idx"].tolist() for r in train] == [[0, 1], [1, 0]]
-    batched = list(preprocessors.rank_classification(_examples(), **FNS, mode="fewshot_eval").as_numpy_iterator())
+    batched = list(seqio_preprocessors.rank_classification(_examples(), **FNS, mode="fewshot_eval").as_numpy_iterator())
     assert [len(r["targets"]) for r in batched] == [2, 3]
 
 
 def test_preprocessor_weight_passthrough_and_global_example_index():
-    rows = list(preprocessors.rank_classification(
+    rows = list(seqio_preprocessors.rank_classification(
         _examples(example_index=[7, 3], tag=[10, 20]), **FNS, weight_fn=lambda ex: 2.0,
         passthrough_feature_keys=["tag"]).as_numpy_iterator())
     assert [r["idx"].tolist() for r in rows] == [[7, 0], [7, 1], [3, 0], [3, 1], [3, 2]]
@@ -60,12 +62,32 @@ def test_preprocessor_weight_passthrough_and_global_example_index():
 
 def test_preprocessor_rejects_bad_arguments():
     with pytest.raises(ValueError, match="mode must be one of"):
-        preprocessors.rank_classification(_examples(), **FNS, mode="test")
+        seqio_preprocessors.rank_classification(_examples(), **FNS, mode="test")
     with pytest.raises(ValueError, match="would overwrite"):
-        preprocessors.rank_classification(_examples(), **FNS, passthrough_feature_keys=["targets"])
+        seqio_preprocessors.rank_classification(_examples(), **FNS, passthrough_feature_keys=["targets"])
     uneven = dict(FNS, targets_fn=lambda ex: ex["suffix"][:1])
     with pytest.raises(tf.errors.InvalidArgumentError, match="one value per option"):
-        list(preprocessors.rank_classification(_examples(), **uneven).as_numpy_iterator())
+        list(seqio_preprocessors.rank_classification(_examples(), **uneven).as_numpy_iterator())
+
+
+def test_native_option_rows_equal_the_seqio_preprocessors_rows():
+    """Our evaluator's plain-Python rows and the SeqIO tasks' tf.data rows: the same option rule."""
+    rendered = [RenderedExample("a", "Is it? Options: yes, no", "yes", ("yes",), ("yes", "no")),
+                RenderedExample("b", "Pick one", "b c", ("b c", "a"), ("a", "b c", "d"))]
+    native = answer_options.option_rows(rendered, [7, 3])
+    assert [(r["idx"], r["inputs"], r["targets"], r["is_correct"]) for r in native] == [
+        ((7, 0), "Is it? Options: yes, no", " yes", True), ((7, 1), "Is it? Options: yes, no", " no", False),
+        ((3, 0), "Pick one", " a", True), ((3, 1), "Pick one", " b c", True), ((3, 2), "Pick one", " d", False)]
+    scored = [answer_options.option_targets(r.options, r.references) for r in rendered]
+    examples = tf.data.Dataset.from_tensor_slices({
+        seqio_preprocessors.EXAMPLE_INDEX: tf.constant([7, 3]),
+        "inputs_pretokenized": tf.constant([r.source for r in rendered]),
+        "option_targets": tf.ragged.constant([[t for t, _ in options] for options in scored]),
+        "option_is_correct": tf.ragged.constant([[c for _, c in options] for options in scored], dtype=tf.bool),
+    })
+    rows = list(seqio_preprocessors.option_rows(examples).as_numpy_iterator())
+    assert [(tuple(r["idx"].tolist()), r["inputs"].decode(), r["targets"].decode(), bool(r["is_correct"]))
+            for r in rows] == [(r["idx"], r["inputs"], r["targets"], r["is_correct"]) for r in native]
 
 
 def _targets(correct, lengths=None, weights=None):
@@ -126,6 +148,7 @@ def test_metric_rejects_repeated_indices_as_multi_host_enumerate_would_produce()
 def test_example_index_is_global_across_hosts():
     """Each host reads a shard of the task (SeqIO's `ds.shard`); `idx` stays unique overall."""
     spec = register_option_tasks()[0]
+    register_in_seqio([spec.name], [])
     task = seqio.get_mixture_or_task(spec.name)
     seen = []
     for host in range(2):

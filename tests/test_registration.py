@@ -13,6 +13,7 @@ from optiml_jax.data import registry
 from optiml_jax.data.examples import DataFormatError, UnknownNameError
 from optiml_jax.data.formats.superni import EMPTY_OUTPUT_LIST
 from optiml_jax.data.pipeline import PackedBatchStream
+from optiml_jax.seqio_tasks import register_in_seqio  # Importing it mirrors the bench into SeqIO.
 from optiml_jax.tasks import superni
 from optiml_jax.tasks.catalog import CatalogEntry
 from optiml_jax.tasks.superni import superni_benchmark
@@ -33,6 +34,8 @@ def test_import_registers_tasks_and_mixtures_in_seqio_idempotently():
     assert "opt_iml_train" in seqio.MixtureRegistry.names()
     again = register_catalogs(bench.benchmarks())
     assert set(bench.REPORT.mixtures) - set(again.mixtures) == set(bench.DIALOGUE_MIXTURES)  # Added after.
+    register_in_seqio(again.tasks, again.mixtures)  # Mirroring again changes nothing.
+    assert set(seqio.TaskRegistry.names()) == names
     mixture = seqio.get_mixture_or_task("opt_iml_train")
     assert all(isinstance(mixture.get_rate(t), float) for t in mixture.tasks[:5])
 
@@ -43,6 +46,7 @@ def test_registering_2000_tasks_is_fast(tmp_path):
         open(tmp_path / f"{name}.json", "w").close()  # Registration only checks that files exist.
     start = time.perf_counter()
     report = register_catalogs([_catalog(tmp_path, names)], namespace="scale_fixture")
+    register_in_seqio(report.tasks, report.mixtures)
     elapsed = time.perf_counter() - start
     assert len(registry.get_mixture("scale_fixture_train").rates) == 2000
     assert "scale_fixture_train" in seqio.MixtureRegistry.names() and not report.absent

@@ -133,3 +133,19 @@ def test_eval_and_infer_share_the_training_model_layer(run_file):
     lengths = config.macro("TASK_FEATURE_LENGTHS")
     assert lengths["inputs"] + lengths["targets"] == 2048  # OPT's positions
     assert config.macro("MIXTURE_OR_TASK_NAME").startswith("opt_iml_dev_")
+
+
+@pytest.mark.parametrize("run_file", ["opt_iml_tiny", "opt_iml_1.3b", "opt_iml_30b", "opt_iml_175b",
+                                      "opt_iml_max_30b", "opt_iml_max_175b"])
+def test_in_training_evaluation_uses_the_evaluators_placement(run_file):
+    from optiml_jax.evaluation.placement import evaluation_placement
+    from optiml_jax.models.configs import get_config
+
+    config = read(f"gin/native/{run_file}.gin")
+    mesh_shape = config.value("train_hook.train_eval_fn", "mesh_shape")
+    dtype = config.value("train_hook.train_eval_fn", "dtype")
+    placement = evaluation_placement(get_config(config.value("get_config", "name")))
+    if "30b" in run_file or "175b" in run_file:  # Stated in the run file, as the evaluator's default.
+        assert (mesh_shape, dtype) == (placement.mesh_shape, placement.dtype)
+    else:  # None: the evaluator's default, chosen when the hook first runs.
+        assert (mesh_shape, dtype) == (None, None)

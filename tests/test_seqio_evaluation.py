@@ -9,7 +9,8 @@ from data_fixtures import real_data_dir
 from eval_fixtures import register_option_tasks, sharded_engine_and_params
 from optiml_jax.data import registry
 from optiml_jax.evaluation.runner import evaluate_tasks
-from optiml_jax.evaluation.seqio_evaluation import seqio_model_fns
+from optiml_jax.seqio_evaluation import seqio_model_fns
+from optiml_jax.seqio_tasks import register_in_seqio  # Importing it registers the bench in SeqIO.
 
 GENERATION_TASK = "superni:task648_answer_generation:0shot"
 
@@ -59,6 +60,7 @@ def test_generation_metric_fns_score_references_against_all_references():
 def test_rank_classification_task_runs_under_seqio_evaluator_like_ours(engine_and_params):
     engine, params = engine_and_params
     spec = register_option_tasks()[0]
+    register_in_seqio([spec.name], [])
     predict_fn, score_fn = seqio_model_fns(engine, params)
     seqio_metrics, outputs = _evaluate(spec.name, predict_fn=predict_fn, score_fn=score_fn)
     ours = {}

@@ -5,7 +5,7 @@ import pytest
 import seqio
 import tensorflow as tf
 
-import optiml_jax.tasks  # noqa: F401  (registers the bench)
+import optiml_jax.seqio_tasks  # noqa: F401  (registers the bench in SeqIO)
 from data_fixtures import real_data_dir
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore

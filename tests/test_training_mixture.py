@@ -8,12 +8,12 @@ import pytest
 
 import optiml_jax.tasks as bench
 from data_fixtures import real_data_dir
+from optiml_jax.constants import FULLY_SUPERVISED
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore, row_hash
 from optiml_jax.data.pipeline import PackedBatchStream
 from optiml_jax.data.registry import EVALUATION_PART, HeldOutInstances
 from optiml_jax.data.task_reader import TaskReader, held_out_mask
-from optiml_jax.tasks.catalog import FULLY_SUPERVISED
 
 SAMPLED = 10_000
 

@@ -12,6 +12,7 @@ import os
 import pytest
 
 from data_fixtures import real_data_dir
+from optiml_jax.constants import FULLY_SUPERVISED, PARTIALLY_HELD_OUT
 from optiml_jax.data import registry
 from optiml_jax.data.examples import DataFormatError
 from optiml_jax.data.formats import READERS
@@ -19,7 +20,6 @@ from optiml_jax.data.formats.unifiedskg import (EMPTY_SEQ_OUT, linearize_triples
                                                 unifiedskg_input)
 from optiml_jax.data.prompting import INSTRUCTION
 from optiml_jax.tasks import levels, unifiedskg
-from optiml_jax.tasks.catalog import FULLY_SUPERVISED, PARTIALLY_HELD_OUT
 from optiml_jax.tasks.registration import register_catalogs
 
 # Records as UnifiedSKG's seq2seq constructors and MultiTaskWrapper leave them: raw fields kept,

@@ -1,4 +1,5 @@
-"""OPTVocabulary: ids equal Hugging Face's OPT tokenizer, seqio contract, pickling."""
+"""OPTVocabulary: ids equal Hugging Face's OPT tokenizer, seqio contract, pickling; it adapts the
+TF-free `OPTTokenizer` that the native path encodes with."""
 
 import glob
 import json
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from data_fixtures import real_data_dir
+from optiml_jax.data.tokenizer import OPTTokenizer
 from optiml_jax.vocab import OPTVocabulary
 
 
@@ -76,3 +78,17 @@ def test_missing_tokenizer_files_are_named(monkeypatch):
     with pytest.raises(FileNotFoundError, match="OPTIML_TOKENIZER_DIR"):
         OPTVocabulary().encode("x")
     np.testing.assert_equal(OPTVocabulary().eos_id, 2)  # Constructing one reads nothing.
+
+
+def test_the_seqio_vocabulary_adapts_the_tf_free_tokenizer(vocabulary):
+    folder = os.path.join(real_data_dir(), "tokenizers", "opt")
+    core = OPTTokenizer(os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt"))
+    assert vocabulary.core == core and pickle.loads(pickle.dumps(core)) == core and hash(core) == hash(vocabulary.core)
+    assert (core.pad_id, core.bos_id, core.eos_id, core.unk_id, core.vocab_size) == (
+        vocabulary.pad_id, vocabulary.bos_id, vocabulary.eos_id, vocabulary.unk_id, vocabulary.vocab_size)
+    texts = ["Hello world", "Définition: count the words.\nInput: 3 + 4 = ?", "<s> </s> <pad>"]
+    assert core.encode_batch(texts) == vocabulary.encode_batch(texts) == [vocabulary.encode(t) for t in texts]
+    # seqio's decode rule: ids past the vocabulary are <unk>, nothing after the first EOS, no padding.
+    for ids in ([31414, 232, 2, 0, 0], [0, 31414, 1, 232], [31414, 50300, 232], [31414, 2, 232, 2]):
+        assert core.decode(ids) == vocabulary.decode(ids), ids
+    assert core.decode([31414, 2, 232]) == "Hello"

@@ -29,7 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
-from optiml_jax.vocab import EOS_ID
+from optiml_jax.constants import EOS_ID
+
 TRUNCATED_SOURCE = "source left-truncated"
 TRUNCATED_TARGET = "source dropped and target right-truncated"
 FIELDS = (

@@ -4,7 +4,7 @@
 - `OPTIML_SUPERNI_DIR`: a full natural-instructions `tasks/` folder; overrides
   `$OPTIML_DATA_DIR/superni/tasks` for the SuperNI task files.
 - `OPTIML_CACHE_DIR`: where parsed task files are cached (default `~/.cache/optiml_jax`).
-(`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.vocab`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
+(`OPTIML_TOKENIZER_DIR`, read by `optiml_jax.data.tokenizer`, overrides `$OPTIML_DATA_DIR/tokenizers/opt`.)
 
 Each other benchmark's data has a setting of its own that defaults to a path under the data
 folder (`data_setting`); docs/benchmark.md lists them with their defaults:

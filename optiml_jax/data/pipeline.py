@@ -13,16 +13,25 @@
 `decoder_target_tokens`, `decoder_segment_ids`, `decoder_positions` (int32) and
 `decoder_loss_weights` (float32, 1 on target tokens only).
 
-Guarantees:
-- Given (mixture, seed, batch_size, sequence_length) the global batch of every step is fixed:
-  identical across runs, machines and restarts from `state()` at any step.
-- Sharding: every process computes the same global batch and keeps rows
-  `[shard_index * batch_size // num_shards, (shard_index + 1) * batch_size // num_shards)`. The union
-  of all shards' rows is exactly the single-process batch, for any number of shards; the price is
-  that each process tokenizes the whole global batch (measured by benchmarks/mixture_scale.py).
-- State is the step, the next stream position and the positions of the examples waiting in the
-  packing pool (`lookahead` integers), plus the data fingerprint (9 characters per task and per
-  data file): restoring re-reads only those examples.
+Every row of the global batch is its own packed stream. The mixture's stream of example
+positions (`optiml_jax.data.sampling`: position → (task, example), a pure function) is dealt out
+round-robin: row r reads positions r, r + batch_size, r + 2 batch_size, …, keeps up to
+`lookahead` of them waiting in its own packing pool, and fills each step's row from that pool
+(`optiml_jax.data.packing.choose_row`). So a row never depends on another row, which gives:
+
+- Determinism: given (mixture, seed, batch_size, sequence_length, lookahead) the global batch of
+  every step is fixed: identical across runs, machines and restarts from `state()` at any step.
+- Work that shrinks with the number of hosts: a shard renders and tokenizes only the examples of
+  its own rows (`shard_index` / `num_shards`, rows `[shard_index * batch_size // num_shards,
+  (shard_index + 1) * batch_size // num_shards)`).
+- The invariant across host counts (tested for 1, 2 and 4 processes): each row of each step —
+  its examples and their order — is the same for any number of shards; concatenating the shards'
+  rows gives exactly the single-process batch. A restart on a different number of shards
+  resumes every row where it stopped (`merge_states` joins the shards' states into the global
+  one a checkpoint holds), so no example is repeated or skipped.
+- State: per row, how many of its positions were read and the positions still waiting in its pool
+  (at most `lookahead`), plus the data fingerprint (9 characters per task and per data file):
+  restoring re-reads only the waiting examples.
 - Memory: tasks are opened lazily through the on-disk example store, which keeps 16 bytes per
   example in RAM; no task's data stays in memory.
 
@@ -32,6 +41,7 @@ Counts of truncated examples and of skipped input (per task) are in `report()`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import warnings
 
@@ -40,11 +50,52 @@ import numpy as np
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.packing import FittedExample, choose_row, fit_example, pack_rows
+from optiml_jax.data.registry import TaskSpec
 from optiml_jax.data.sampling import MixtureSampler
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
 
-_STATE_FORMAT = 2  # 2: the data fingerprint has one digest per file, not per task
-_PREPARE_CHUNK = 256  # Stream positions rendered and tokenized together.
+_STATE_FORMAT = 3  # 3: one packing pool per row (2: one pool for the whole batch)
+DEFAULT_LOOKAHEAD = 32  # Examples waiting in each row's pool (docs/benchmark.md D16).
+_PREPARE_CHUNK = 256  # At least this many stream positions are rendered and tokenized together.
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedMixture:
+    """A mixture with its task specs looked up: what a stream reads, picklable, so a prefetch
+    worker process builds the same stream without the registrations of its parent."""
+
+    name: str
+    rates: tuple[tuple[str, float], ...]
+    specs: tuple[TaskSpec, ...]
+
+    @classmethod
+    def from_registry(cls, name: str) -> "ResolvedMixture":
+        mixture = registry.get_mixture(name)
+        return cls(name, tuple(mixture.rates), tuple(registry.get_task(task) for task, _ in mixture.rates))
+
+
+def merge_states(states: list[dict]) -> dict:
+    """One state for the rows of several shards' states, which must hold adjacent blocks of rows
+    (in any order; shards holding the same rows, e.g. tensor-parallel replicas, may repeat). The
+    states of all shards give the whole batch's state, which restores on any number of shards."""
+    by_start = {}
+    for state in states:
+        by_start.setdefault(state["rows"][0], state)
+    merged, pulled, pools, stop = None, [], [], min(by_start, default=0)
+    for start in sorted(by_start):
+        state = by_start[start]
+        if start != stop:
+            raise ValueError(f"merge_states: rows [{stop}, {start}) are in no shard's state.")
+        settings = {k: v for k, v in state.items() if k not in ("rows", "pulled", "pool")}
+        if merged is None:
+            merged = settings
+        elif settings != merged:
+            raise ValueError(f"merge_states: shards at different steps or with different settings: "
+                             f"{ {k: (merged.get(k), v) for k, v in settings.items() if merged.get(k) != v} }")
+        pulled += state["pulled"]
+        pools += state["pool"]
+        stop = state["rows"][1]
+    return {**merged, "rows": [min(by_start), stop], "pulled": pulled, "pool": pools}
 
 
 class PackedBatchStream:
@@ -52,7 +103,7 @@ class PackedBatchStream:
 
     def __init__(
         self,
-        mixture_name: str,
+        mixture: str | ResolvedMixture,
         *,
         batch_size: int,
         sequence_length: int = 2048,
@@ -60,7 +111,7 @@ class PackedBatchStream:
         shard_index: int = 0,
         num_shards: int = 1,
         state: dict | None = None,
-        lookahead: int = 128,
+        lookahead: int = DEFAULT_LOOKAHEAD,
         cache_dir: str | None = None,
     ):
         if num_shards < 1 or not 0 <= shard_index < num_shards:
@@ -69,19 +120,22 @@ class PackedBatchStream:
             raise ValueError(f"PackedBatchStream: batch_size {batch_size} is not divisible by num_shards {num_shards}.")
         if lookahead < 1:
             raise ValueError(f"PackedBatchStream: lookahead must be at least 1, got {lookahead}.")
-        mixture = registry.get_mixture(mixture_name)
+        if isinstance(mixture, str):
+            mixture = ResolvedMixture.from_registry(mixture)
+        self.mixture = mixture
         self._rates = mixture.rates
-        self._specs = [registry.get_task(name) for name, _ in mixture.rates]
+        self._specs = list(mixture.specs)
         absent = [spec.name for spec in self._specs if spec.path is None]
         if absent:
-            raise FileNotFoundError(f"mixture {mixture_name}: {len(absent)} task(s) have no local data, e.g. {absent[:3]}.")
-        self.mixture_name = mixture_name
+            raise FileNotFoundError(f"mixture {mixture.name}: {len(absent)} task(s) have no local data, e.g. {absent[:3]}.")
+        self.mixture_name = mixture.name
         self.batch_size = batch_size
         self.sequence_length = sequence_length
         self.seed = seed
         self.lookahead = lookahead
+        self.cache_dir = cache_dir
         rows_per_shard = batch_size // num_shards
-        self._rows = slice(shard_index * rows_per_shard, (shard_index + 1) * rows_per_shard)
+        self.rows = (shard_index * rows_per_shard, (shard_index + 1) * rows_per_shard)
         self._sampler = MixtureSampler([s.name for s in self._specs], [r for _, r in mixture.rates], seed)
         self._store = ExampleStore(cache_dir)
         self._vocabulary = default_vocabulary()
@@ -91,9 +145,14 @@ class PackedBatchStream:
         self._readers: dict[int, TaskReader] = {}
         self._truncations: collections.Counter = collections.Counter()
         self._step = 0
-        self._next_position = 0  # First stream position not yet in the pool.
-        self._pool: list[tuple[int, FittedExample]] = []  # (position, example), oldest first.
-        self._ready: collections.deque = collections.deque()  # Prepared (position, example) after the pool.
+        # Per row of this shard: positions of its sub-stream read so far, and the (position,
+        # example) pairs waiting in its packing pool, oldest first.
+        self._pulled = [0] * rows_per_shard
+        self._pools: list[list[tuple[int, FittedExample]]] = [[] for _ in range(rows_per_shard)]
+        # Per row: examples prepared ahead of its pool (not part of the state: a restore
+        # prepares them again).
+        self._ready: list[collections.deque] = [collections.deque() for _ in range(rows_per_shard)]
+        self._last_positions: list[list[int]] = []
         if state is not None:
             self.restore(state)
 
@@ -106,6 +165,8 @@ class PackedBatchStream:
 
     def _prepare(self, positions: np.ndarray) -> list[tuple[int, FittedExample]]:
         """Renders, tokenizes and fits the examples at these stream positions."""
+        if len(positions) == 0:
+            return []
         tasks, uses = self._sampler.tasks_at(positions)
         by_task: dict[int, list[int]] = collections.defaultdict(list)
         for slot, task in enumerate(tasks.tolist()):
@@ -132,21 +193,35 @@ class PackedBatchStream:
             found.append((self._specs[task].name, example.id))
         return found
 
-    def _top_up_pool(self) -> None:
-        while len(self._pool) < self.lookahead:
-            if not self._ready:
-                start = self._next_position
-                self._ready.extend(self._prepare(np.arange(start, start + _PREPARE_CHUNK)))
-            self._pool.append(self._ready.popleft())
-            self._next_position += 1
+    def _row_positions(self, local_row: int, first: int, count: int) -> range:
+        """Stream positions `first … first + count - 1` of a local row's sub-stream."""
+        row = self.rows[0] + local_row
+        return range(row + first * self.batch_size, row + (first + count) * self.batch_size, self.batch_size)
 
-    def _next_row(self) -> list[FittedExample]:
-        self._top_up_pool()
-        chosen = choose_row([example.length for _, example in self._pool], self.sequence_length)
-        row = [self._pool[i][1] for i in chosen]
+    def _top_up_pools(self) -> None:
+        """Fills every row's pool to `lookahead` from its prepared examples, preparing more for
+        all rows in one batch (at least `_PREPARE_CHUNK` positions) when a row runs short."""
+        if any(len(ready) < self.lookahead - len(pool) for pool, ready in zip(self._pools, self._ready)):
+            ahead = max(self.lookahead, -(-_PREPARE_CHUNK // len(self._pools)))
+            wanted, counts = [], []
+            for local_row, ready in enumerate(self._ready):
+                first = self._pulled[local_row] + len(ready)
+                counts.append(max(0, ahead - len(ready)))
+                wanted.extend(self._row_positions(local_row, first, counts[-1]))
+            prepared = iter(self._prepare(np.asarray(wanted, dtype=np.int64)))
+            for ready, count in zip(self._ready, counts):
+                ready.extend(next(prepared) for _ in range(count))
+        for local_row, (pool, ready) in enumerate(zip(self._pools, self._ready)):
+            missing = self.lookahead - len(pool)
+            pool.extend(ready.popleft() for _ in range(missing))
+            self._pulled[local_row] += missing
+
+    def _next_row(self, pool: list[tuple[int, FittedExample]]) -> list[tuple[int, FittedExample]]:
+        chosen = choose_row([example.length for _, example in pool], self.sequence_length)
+        row = [pool[i] for i in chosen]
         for i in sorted(chosen, reverse=True):
-            del self._pool[i]
-        self._truncations.update(example.truncation for example in row if example.truncation)
+            del pool[i]
+        self._truncations.update(example.truncation for _, example in row if example.truncation)
         return row
 
     # -- iteration and state ---------------------------------------------------------------------
@@ -155,9 +230,15 @@ class PackedBatchStream:
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
-        rows = [self._next_row() for _ in range(self.batch_size)]
+        self._top_up_pools()
+        rows = [self._next_row(pool) for pool in self._pools]
         self._step += 1
-        return pack_rows(rows[self._rows], self.sequence_length)
+        self._last_positions = [[position for position, _ in row] for row in rows]
+        return pack_rows([[example for _, example in row] for row in rows], self.sequence_length)
+
+    def last_positions(self) -> list[list[int]]:
+        """The stream positions packed into each of this shard's rows in the last batch, in order."""
+        return [list(row) for row in self._last_positions]
 
     def _fingerprint(self) -> str:
         """What the stream reads: per task of the mixture, in order, a digest of its name and rate,
@@ -200,8 +281,9 @@ class PackedBatchStream:
                 f"with: {', '.join(changed[:5])}{', …' if len(changed) > 5 else ''}")
 
     def state(self) -> dict:
-        """Everything needed to continue exactly here (JSON-serialisable: ~lookahead integers and the
-        data fingerprint)."""
+        """Everything needed to continue exactly here, for this shard's rows (JSON-serialisable:
+        about `lookahead` integers per row and the data fingerprint). `merge_states` joins the
+        shards' states into the whole batch's."""
         return {
             "format": _STATE_FORMAT,
             "mixture": self.mixture_name,
@@ -212,12 +294,19 @@ class PackedBatchStream:
             "sequence_length": self.sequence_length,
             "lookahead": self.lookahead,
             "step": self._step,
-            "next_position": self._next_position,
-            "pool": [position for position, _ in self._pool],
+            "rows": list(self.rows),
+            "pulled": list(self._pulled),
+            "pool": [[position for position, _ in pool] for pool in self._pools],
         }
 
     def restore(self, state: dict) -> None:
-        position = ("step", "next_position", "pool", "numpy")
+        """Continues from `state`: this shard's rows are taken from it, so a state saved with
+        another number of shards (merged by `merge_states`) restores too."""
+        if state.get("format") != _STATE_FORMAT:
+            raise ValueError(f"PackedBatchStream.restore: state format {state.get('format')!r}, this version reads "
+                             f"{_STATE_FORMAT} (one packing pool per row); a state from an older version cannot be "
+                             f"continued exactly.")
+        position = ("step", "rows", "pulled", "pool", "numpy")
         expected = {k: v for k, v in self.state().items() if k not in position}
         mismatched = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
         if mismatched:
@@ -228,14 +317,22 @@ class PackedBatchStream:
                 del mismatched["fingerprint"]  # named above, far too long to print
             others = f" (saved, now): {mismatched}" if mismatched else ""
             raise ValueError(f"PackedBatchStream.restore: state was saved with different settings{why}{others}")
+        start, stop = state["rows"]
+        if not (start <= self.rows[0] and self.rows[1] <= stop):
+            raise ValueError(f"PackedBatchStream.restore: the state holds rows [{start}, {stop}), this shard reads "
+                             f"rows [{self.rows[0]}, {self.rows[1]}); merge the shards' states first (merge_states).")
         if state.get("numpy") != np.__version__:
             warnings.warn(f"PackedBatchStream.restore: state saved with numpy {state.get('numpy')}, running {np.__version__}; "
                           f"numpy does not promise identical random permutations across versions, so the resumed "
                           f"stream may differ from an uninterrupted run.", stacklevel=2)
+        mine = slice(self.rows[0] - start, self.rows[1] - start)
         self._step = int(state["step"])
-        self._next_position = int(state["next_position"])
-        self._ready.clear()
-        self._pool = self._prepare(np.asarray(state["pool"], dtype=np.int64)) if state["pool"] else []
+        self._pulled = [int(n) for n in state["pulled"][mine]]
+        pools = [[int(p) for p in pool] for pool in state["pool"][mine]]
+        prepared = iter(self._prepare(np.asarray([p for pool in pools for p in pool], dtype=np.int64)))
+        self._pools = [[next(prepared) for _ in pool] for pool in pools]
+        self._ready = [collections.deque() for _ in pools]
+        self._last_positions = []
 
     @property
     def step(self) -> int:

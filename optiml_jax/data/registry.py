@@ -1,9 +1,9 @@
 """Our registry of tasks and mixtures: what the packed stream and the SeqIO registration read.
 
 A `TaskSpec` says where one task's data is and how it becomes prompts; a `MixtureSpec` holds
-numeric sampling rates. `optiml_jax.tasks` fills this registry from the OPT-IML Bench catalog and
-mirrors every entry into SeqIO (`optiml_jax.data.seqio_tasks`), so both paths read the same
-definitions. Adding the same name twice is allowed only with an identical spec (re-imports are
+numeric sampling rates. `optiml_jax.tasks` fills this registry from the OPT-IML Bench catalog;
+the SeqIO adapter (`optiml_jax.seqio_tasks`) mirrors its entries into SeqIO, so both paths read
+the same definitions. Adding the same name twice is allowed only with an identical spec (re-imports are
 idempotent); a different spec under a taken name raises.
 """
 

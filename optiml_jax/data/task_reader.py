@@ -1,8 +1,8 @@
 """A registered task's examples as prompt text and token ids: the one path both consumers share.
 
-The SeqIO tasks (`optiml_jax.data.seqio_tasks`) and the packed stream (`optiml_jax.data.pipeline`)
-both go through `TaskReader.render` and `encode_source_target`, so the same example always has
-the same prompt text and the same tokens.
+The packed stream (`optiml_jax.data.pipeline`), the evaluator (`optiml_jax.evaluation.runner`)
+and the SeqIO tasks (`optiml_jax.seqio_tasks`) all go through `TaskReader.render` and
+`encode_source_target`, so the same example always has the same prompt text and the same tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.examples import DataFormatError
 from optiml_jax.data.prompting import draw_demonstrations, render_example, shortfall, stable_task_hash
 from optiml_jax.data.registry import EVALUATION_PART, HeldOutInstances, TaskSpec
-from optiml_jax.vocab import OPTVocabulary
+from optiml_jax.data.tokenizer import OPTTokenizer
 
 DEMONSTRATION_SHORTFALL = "evaluation demonstrations missing (task ships fewer positive examples)"
 
@@ -31,9 +31,9 @@ class RenderedExample(NamedTuple):
 
 
 @functools.lru_cache(maxsize=None)
-def default_vocabulary() -> OPTVocabulary:
-    """The OPT vocabulary from the configured tokenizer folder (see optiml_jax.vocab)."""
-    return OPTVocabulary()
+def default_vocabulary() -> OPTTokenizer:
+    """The OPT tokenizer from the configured tokenizer folder (see optiml_jax.data.tokenizer)."""
+    return OPTTokenizer()
 
 
 def held_out_mask(row_hashes: np.ndarray, task_name: str, holdout: HeldOutInstances) -> np.ndarray:
@@ -117,7 +117,7 @@ class TaskReader:
         return rendered
 
 
-def encode_source_target(vocabulary: OPTVocabulary, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+def encode_source_target(vocabulary: OPTTokenizer, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
     """Token ids of each source and of " " + target, encoded separately so the loss boundary is exact."""
     sources = vocabulary.encode_batch([source for source, _ in pairs])
     targets = vocabulary.encode_batch([" " + target if target else "" for _, target in pairs])

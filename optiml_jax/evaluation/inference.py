@@ -40,13 +40,15 @@ from optiml_jax.partitioning import Partitioner
 # evaluation meets only the buckets its prompt lengths fall in (one compilation each).
 DEFAULT_LENGTH_BUCKETS = (*range(64, 512, 64), *range(512, 1024, 128), *range(1024, 2049, 256))
 DEFAULT_MAX_NEW_TOKENS = 256  # SuperNI / OPT-IML generation limit (Table 12).
+DEFAULT_BATCH_SIZE = 32  # Rows per model call: the evaluator's default.
 TARGET_BUCKETS = (4, 8, 16, 32, 64, 128, 256)  # Option lengths (tokens), for `score_options`.
 
 
 class InferenceEngine:
     """Jitted, bucketed evaluation passes of one model on one mesh (see the module docstring)."""
 
-    def __init__(self, model: DecoderOnlyModel, partitioner: Partitioner, *, batch_size: int = 32,
+    def __init__(self, model: DecoderOnlyModel, partitioner: Partitioner, *,
+                 batch_size: int = DEFAULT_BATCH_SIZE,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                  length_buckets: Sequence[int] = DEFAULT_LENGTH_BUCKETS):
         config = model.module.config
@@ -155,6 +157,16 @@ class InferenceEngine:
         lengths = [1 + len(prompt) + self.max_new_tokens for prompt in prompts]
         generated = self._run(self._predict, params, prompts, lengths, fill)
         return [self._until_eos(row) for row in generated]
+
+    def lower_generate(self, params: Any, length: int) -> jax.stages.Lowered:
+        """`generate`'s program (prefill + greedy decoding) for batches of `length`-position rows
+        (a bucket), lowered from `params`' shapes, dtypes and shardings alone (e.g.
+        `jax.ShapeDtypeStruct`s): nothing runs. `python -m optiml_jax.plan --inference` compiles it."""
+        batch = {key: jax.ShapeDtypeStruct((self.batch_size, length), np.int32,
+                                           sharding=self.partitioner.batch_sharding(2))
+                 for key in ("decoder_input_tokens", "decoder_causal_attention")}  # generate's `fill`
+        with self.partitioner.activate():
+            return self._predict.lower(params, batch)
 
     def _until_eos(self, tokens: np.ndarray) -> list[int]:
         tokens = tokens.tolist()

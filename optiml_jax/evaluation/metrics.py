@@ -18,7 +18,8 @@ Tk-Instruct reports one headline metric per category (`headline_metric`): exact 
 classification-like categories, ROUGE-L for the rest.
 
 Rank classification (`rank_classification`, the `t5` package's metric of that name, used with
-`preprocessors.rank_classification` and `postprocessors.rank_classification`): per example the
+the rows of `answer_options.option_rows` (or, under SeqIO, `optiml_jax.seqio_preprocessors`) and
+`postprocessors.rank_classification`): per example the
 option with the highest summed log-likelihood (divided by its token count with
 `normalize_by_target_length`) is the prediction; ties go to the lowest option index
 (`np.argmax`). Accuracy counts it correct when it is any correct option (several may be); with a
@@ -36,9 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-EXACT_MATCH = "exact_match"
-ROUGE_L = "rouge_l"
-ACCURACY = "accuracy"
+from optiml_jax.constants import ACCURACY, EXACT_MATCH, ROUGE_L
 
 # Tk-Instruct's (Wang et al. 2022) headline metric per SuperNI test category: exact match for these,
 # ROUGE-L for every other category (Overlap Extraction, Keyword Tagging, Question Rewriting, Title

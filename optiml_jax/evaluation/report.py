@@ -11,13 +11,13 @@ import collections
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from optiml_jax.constants import (ACCURACY, EXACT_MATCH, FULLY_HELD_OUT, FULLY_SUPERVISED, LEVELS,
+                                  PARTIALLY_HELD_OUT, ROUGE_L)
 from optiml_jax.evaluation.aggregation import ALL, COMBINED_SHOTS
-from optiml_jax.evaluation.metrics import ACCURACY, EXACT_MATCH, ROUGE_L
 from optiml_jax.evaluation.runner import TaskResult
-from optiml_jax.tasks.catalog import LEVELS
 
-LEVEL_NAMES = {"fully_held_out": "Fully held-out", "partially_held_out": "Partially supervised",
-               "fully_supervised": "Fully supervised", "": "Average"}
+LEVEL_NAMES = {FULLY_HELD_OUT: "Fully held-out", PARTIALLY_HELD_OUT: "Partially supervised",
+               FULLY_SUPERVISED: "Fully supervised", "": "Average"}
 METRIC_NAMES = {ROUGE_L: "ROUGE-L", ACCURACY: "accuracy", EXACT_MATCH: "EM", "mixed": "mixed"}
 
 Checkpoint = tuple[str, int | None]  # (path, step)

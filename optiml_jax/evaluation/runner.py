@@ -3,13 +3,16 @@
 Each task goes the way its catalog metric says (`TaskSpec.metric`):
 - "rouge_l": greedy generation (`InferenceEngine.generate`), scored with SuperNI's exact match and
   ROUGE-L (`metrics.generation_metrics`); the paper reports ROUGE-L;
-- "accuracy": rank classification over each example's answer options: the examples go through
-  the t5-compatible `rank_classification` preprocessor (one row per option: the prompt and
-  " " + option, the way training joins source and target), `InferenceEngine.score_options` gives
-  each option's summed log-likelihood (the prompt encoded once per example), and the
-  `rank_classification` postprocessor and metric pick the best option per example (ties: the
-  lowest option index; `normalize_by_target_length` divides by the option's token count) — the
-  same three functions SeqIO runs.
+- "accuracy": rank classification over each example's answer options: the examples expand into
+  one row per option (`answer_options.option_rows`, the rows of t5's `rank_classification`
+  preprocessor: the prompt and " " + option, the way training joins source and target),
+  `InferenceEngine.score_options` gives each option's summed log-likelihood (the prompt encoded
+  once per example), and the `rank_classification` postprocessor and metric pick the best option
+  per example (ties: the lowest option index; `normalize_by_target_length` divides by the
+  option's token count) — the same rows and functions SeqIO runs.
+
+Which tasks: every evaluation task in our registry (`evaluation_tasks`); the entry points
+(`optiml_jax.eval`, the trainer) register the bench first (`import optiml_jax.tasks`).
 
 Prompts longer than the model's context are left-truncated (as in training) and counted. Tasks
 are evaluated in waves that fill whole batches across task boundaries; each finished task is
@@ -23,18 +26,17 @@ import itertools
 import re
 from typing import Any, Callable, Iterable, Sequence
 
-import tensorflow as tf
 from tqdm import tqdm
 
+from optiml_jax.constants import ACCURACY, ROUGE_L
+from optiml_jax.constants import EVALUATION_SPLITS as SPLITS
 from optiml_jax.data import registry
 from optiml_jax.data.example_store import ExampleStore
 from optiml_jax.data.registry import TaskSpec
 from optiml_jax.data.task_reader import RenderedExample, TaskReader, default_vocabulary
+from optiml_jax.evaluation import answer_options, postprocessors
 from optiml_jax.evaluation import metrics as metrics_lib
-from optiml_jax.evaluation import postprocessors, preprocessors
 from optiml_jax.evaluation.inference import InferenceEngine
-from optiml_jax.evaluation.metrics import ACCURACY, ROUGE_L
-from optiml_jax.tasks.catalog import EVALUATION_SPLITS as SPLITS
 
 GENERATION = "generation"
 RANK_CLASSIFICATION = "rank_classification"
@@ -80,29 +82,20 @@ class TaskResult:
 def evaluation_tasks(split: str, shots: Sequence[int], pattern: str | None = None
                      ) -> tuple[list[TaskSpec], list[TaskSpec]]:
     """`(present, absent)` registered evaluation tasks of `split` ("dev"/"test") at these shot
-    counts, optionally only those whose name matches the regular expression `pattern`."""
-    import optiml_jax.tasks  # Registers the bench.
-
+    counts, optionally only those whose name matches the regular expression `pattern`. Reads our
+    registry: register the bench first (`import optiml_jax.tasks`)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; evaluation splits are {sorted(SPLITS)}.")
+    specs = registry.all_tasks()
+    if not specs:
+        raise ValueError("no task is registered: `import optiml_jax.tasks` registers the OPT-IML Bench.")
     wanted = set(shots)
-    specs = [registry.get_task(name) for name in optiml_jax.tasks.REPORT.tasks]
     specs = [s for s in specs if s.split == SPLITS[split] and s.metric and s.prompt.num_shots in wanted
              and (pattern is None or re.search(pattern, s.name))]
     return [s for s in specs if s.path], [s for s in specs if not s.path]
 
 
 # -- preparing requests -------------------------------------------------------------------------
-
-def option_examples(rendered: Sequence[RenderedExample], indices: Sequence[int]) -> tf.data.Dataset:
-    """Examples with options as the rank-classification preprocessor's input features."""
-    return tf.data.Dataset.from_tensor_slices({
-        preprocessors.EXAMPLE_INDEX: tf.constant(list(indices), tf.int32),
-        "inputs_pretokenized": tf.constant([r.source for r in rendered]),
-        "options": tf.ragged.constant([list(r.options) for r in rendered], dtype=tf.string),
-        "references": tf.ragged.constant([list(r.references) for r in rendered], dtype=tf.string),
-    })
-
 
 @dataclasses.dataclass
 class _TaskWork:
@@ -141,14 +134,13 @@ def _prepare(spec: TaskSpec, engine: InferenceEngine, store: ExampleStore, max_e
         work.prompts = [p[-limit:] for p in prompts]
         return work
 
-    preprocessors.check_options(spec, work.rendered)
-    work.option_rows = list(preprocessors.option_rows(option_examples(work.rendered, range(count)))
-                            .as_numpy_iterator())
+    answer_options.check_options(spec, work.rendered)
+    work.option_rows = answer_options.option_rows(work.rendered, range(count))
     # Targets tokenized as SeqIO's `tokenize` + `append_eos_after_trim` would: the postprocessor
     # reads the target length (for length normalisation) from them. A row's inputs are its
     # example's prompt, so each prompt is tokenized once, not once per option.
     prompts = vocabulary.encode_batch([r.source for r in work.rendered])
-    targets = vocabulary.encode_batch([row["targets"].decode() for row in work.option_rows])
+    targets = vocabulary.encode_batch([row["targets"] for row in work.option_rows])
     for row, target in zip(work.option_rows, targets):
         row["targets"] = target + [engine.eos_id]
     truncated = 0

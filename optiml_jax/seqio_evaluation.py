@@ -1,8 +1,10 @@
-"""Our model under `seqio.Evaluator`: `predict_fn` and `score_fn` over SeqIO's evaluation datasets.
+"""Our model under `seqio.Evaluator`: `predict_fn` and `score_fn` (part of the SeqIO adapter).
 
-Every registered evaluation task carries its metric fns and postprocessor
-(`optiml_jax.data.seqio_tasks`), so `seqio.Evaluator` — and through it t5x's `train_eval` and
+Every SeqIO evaluation task carries its metric fns and postprocessor (`optiml_jax.seqio_tasks`,
+which registers them), so `seqio.Evaluator` — and through it t5x's `train_eval` and
 `infer_eval` — can run them with any model. `seqio_model_fns` gives it ours:
+
+    import optiml_jax.seqio_tasks  # registers the bench in SeqIO
 
     evaluator = seqio.Evaluator("opt_iml_dev_fully_held_out_0shot",
                                 feature_converter=seqio.DecoderFeatureConverter(pack=False, bos_id=2))

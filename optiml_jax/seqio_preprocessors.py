@@ -1,11 +1,12 @@
-"""Evaluation preprocessors, named and behaving as the `t5` package's (`t5.data.preprocessors`).
+"""SeqIO preprocessors for evaluation, named and behaving as the `t5` package's (part of the SeqIO adapter).
 
 `rank_classification(ds, inputs_fn, targets_fn, is_correct_fn, weight_fn, mode,
-passthrough_feature_keys)` expands each example into one example per answer option with features
-`idx = [example, option]`, `inputs`, `targets`, `is_correct` (and `weight`, and the passthrough
-features): "eval" yields every option, "train" only the correct ones, "fewshot_eval" every option
-with each example's options kept together in one element. Use it with
-`postprocessors.rank_classification` and `metrics.rank_classification`.
+passthrough_feature_keys)` (`t5.data.preprocessors.rank_classification`) expands each example
+into one example per answer option with features `idx = [example, option]`, `inputs`, `targets`,
+`is_correct` (and `weight`, and the passthrough features): "eval" yields every option, "train"
+only the correct ones, "fewshot_eval" every option with each example's options kept together in
+one element. Use it with `optiml_jax.evaluation.postprocessors.rank_classification` and
+`optiml_jax.evaluation.metrics.rank_classification`.
 
 One difference, for multi-host runs: `idx[0]` is the example's `example_index` feature when the
 examples carry one. Our task sources emit it (the example's position in its task) before SeqIO
@@ -13,9 +14,10 @@ splits a task's examples across hosts, so it is unique over all hosts; `t5` numb
 `ds.enumerate()` after that split, so two hosts produce the same `idx` and its metric raises.
 Without the feature, `idx[0]` is the position in `ds`, as in `t5`.
 
-`option_rows` applies it to our evaluation examples (features `inputs_pretokenized`, `options`,
-`references`): every option follows the same prompt as " " + option (training joins source and
-target with one space), and an option is correct when it equals a reference.
+`option_rows` applies it to our SeqIO tasks' examples: the prompt (`inputs_pretokenized`) with
+each of `option_targets`, correct where `option_is_correct` says, both computed in Python by
+`optiml_jax.evaluation.answer_options` (the rule our own evaluator expands options by). This
+module imports TensorFlow; the native evaluator never imports it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import tensorflow as tf
-
-from optiml_jax.data.registry import TaskSpec
-from optiml_jax.data.task_reader import RenderedExample
 
 EXAMPLE_INDEX = "example_index"
 MODES = ("train", "eval", "fewshot_eval")
@@ -78,23 +77,11 @@ def rank_classification(
     return ds
 
 
-def check_options(spec: TaskSpec, rendered: Sequence[RenderedExample]) -> None:
-    """Raises unless every example has options and at least one of them is a reference."""
-    missing = [r.id for r in rendered if not r.options]
-    if missing:
-        raise ValueError(f"task {spec.name} ({spec.path}): its metric is accuracy (rank classification), but "
-                         f"{len(missing)} of {len(rendered)} examples have no answer options, e.g. {missing[:3]}.")
-    unanswerable = [r.id for r in rendered if not set(r.references) & set(r.options)]
-    if unanswerable:
-        raise ValueError(f"task {spec.name} ({spec.path}): no reference is among the answer options of "
-                         f"{len(unanswerable)} example(s), e.g. {unanswerable[:3]}.")
-
-
 def option_rows(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """`rank_classification` over our examples' `inputs_pretokenized`, `options`, `references`."""
+    """`rank_classification` over our examples' `inputs_pretokenized`, `option_targets`, `option_is_correct`."""
     return rank_classification(
         ds,
-        inputs_fn=lambda ex: tf.fill(tf.shape(ex["options"]), ex["inputs_pretokenized"]),
-        targets_fn=lambda ex: tf.strings.join([" ", ex["options"]]),
-        is_correct_fn=lambda ex: tf.reduce_any(tf.equal(ex["options"][:, None], ex["references"][None, :]), axis=1),
+        inputs_fn=lambda ex: tf.fill(tf.shape(ex["option_targets"]), ex["inputs_pretokenized"]),
+        targets_fn=lambda ex: ex["option_targets"],
+        is_correct_fn=lambda ex: ex["option_is_correct"],
     )
