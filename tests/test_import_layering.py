@@ -61,6 +61,24 @@ def test_first_packed_batch_is_built_without_tensorflow_or_seqio(tmp_path):
     assert not loaded["tensorflow"] or loaded["tensorflow_datasets"], loaded
 
 
+def test_training_and_evaluating_run_without_tensorflow_or_seqio(tmp_path):
+    """The native trainer (with its prefetch workers and TensorBoard events) and the native
+    evaluator, run for real: two tiny steps, then one dev task scored."""
+    real_data_dir()
+    model_dir = tmp_path / "run"
+    loaded = _run(f"""
+from optiml_jax import eval as evaluator, train
+train.main(["--gin_file=gin/native/opt_iml_tiny.gin", '--gin.MODEL_DIR="{model_dir}"', "--gin.TRAIN_STEPS=2",
+            "--gin.TASK_FEATURE_LENGTHS={{'inputs': 64, 'targets': 64}}", "--gin.WARMUP_STEPS=1",
+            "--gin.train_script.train.progress_bar=False"])
+evaluator.main(["--checkpoint", "{model_dir}", "--split", "dev", "--shots", "0", "--max_examples_per_task", "1",
+                "--tasks", "super_glue", "--out", "{model_dir}/eval"])
+""", XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    assert (model_dir / "checkpoint_2").is_dir() and (model_dir / "eval" / "results.json").is_file()
+    assert list((model_dir / "train").glob("events.out.tfevents.*"))
+    assert loaded == {"tensorflow": False, "seqio": False, "tensorflow_datasets": False}
+
+
 def test_the_seqio_adapter_mirrors_exactly_the_registered_bench():
     real_data_dir()
     code = """

@@ -1,6 +1,7 @@
 """The native trainer end to end on the real SuperNI mixture (tiny OPT, fake 8-device CPU mesh)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -102,14 +103,12 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     assert f"preemption (signal {int(signal.SIGTERM)}): saved step {saved}, exiting" in stderr
 
 
-def test_two_processes_match_one(tmp_path):
-    """2 processes x 4 CPU devices (jax.distributed, gloo collectives) = 1 process x 8 devices."""
-    one = losses_by_step(run_train(tmp_path / "one", 5))
-    model_dir = tmp_path / "two"
-    port = 20000 + os.getpid() % 20000
+def _run_two_processes(model_dir, steps, *bindings):
+    """`python -m optiml_jax.train` as 2 processes x 4 CPU devices (jax.distributed, gloo)."""
+    port = 20000 + (os.getpid() + steps) % 20000
     jobs = []
     for index in range(2):
-        argv, env = train_command(model_dir, 5, devices=4, extra_flags=(
+        argv, env = train_command(model_dir, steps, *bindings, devices=4, extra_flags=(
             f"--coordinator_address=localhost:{port}", "--process_count=2",
             f"--process_index={index}"))
         env["JAX_CPU_COLLECTIVES_IMPLEMENTATION"] = "gloo"
@@ -118,9 +117,30 @@ def test_two_processes_match_one(tmp_path):
     for job in jobs:
         _, stderr = job.communicate(timeout=600)
         assert job.returncode == 0, stderr[-3000:]
-    two = losses_by_step(__import__("optiml_jax.summaries").summaries.read_metrics(
+    return losses_by_step(__import__("optiml_jax.summaries").summaries.read_metrics(
         Path(model_dir) / "train"))
+
+
+def test_two_processes_match_one(tmp_path):
+    """2 processes x 4 CPU devices (jax.distributed, gloo collectives) = 1 process x 8 devices."""
+    one = losses_by_step(run_train(tmp_path / "one", 5))
+    model_dir = tmp_path / "two"
+    two = _run_two_processes(model_dir, 5)
     print("one process:", one, "\ntwo processes:", two)
     assert sorted(two) == sorted(one) == [1, 2, 3, 4, 5]
     np.testing.assert_allclose([two[s] for s in one], list(one.values()), rtol=0, atol=1e-5)
     assert checkpoints.resolve_step_dir(model_dir).name == "checkpoint_5"
+
+
+def test_resume_on_another_process_count_continues_the_same_run(tmp_path):
+    """2 processes train and save step 3 (each its own rows; the checkpoint holds every row's
+    stream position); 1 process resumes from it: steps 4-6 equal an uninterrupted run's."""
+    uninterrupted = losses_by_step(run_train(tmp_path / "one", 6, "SAVE_PERIOD=3"))
+    model_dir = tmp_path / "switched"
+    _run_two_processes(model_dir, 6, "SAVE_PERIOD=3", "KEEP_CHECKPOINTS=None")
+    shutil.rmtree(model_dir / "checkpoint_6")
+    resumed = losses_by_step(run_train(model_dir, 6, "SAVE_PERIOD=3"))
+    print("uninterrupted:", uninterrupted, "\n2 then 1 process:", resumed)
+    assert sorted(resumed) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose([resumed[s] for s in uninterrupted], list(uninterrupted.values()),
+                               rtol=0, atol=1e-5)

@@ -55,7 +55,7 @@ from optiml_jax.data.sampling import MixtureSampler
 from optiml_jax.data.task_reader import TaskReader, default_vocabulary, encode_source_target
 
 _STATE_FORMAT = 3  # 3: one packing pool per row (2: one pool for the whole batch)
-DEFAULT_LOOKAHEAD = 32  # Examples waiting in each row's pool (docs/benchmark.md D16).
+DEFAULT_LOOKAHEAD = 32  # Examples waiting in each row's pool (docs/benchmark.md D14).
 _PREPARE_CHUNK = 256  # At least this many stream positions are rendered and tokenized together.
 
 
@@ -202,7 +202,8 @@ class PackedBatchStream:
         """Fills every row's pool to `lookahead` from its prepared examples, preparing more for
         all rows in one batch (at least `_PREPARE_CHUNK` positions) when a row runs short."""
         if any(len(ready) < self.lookahead - len(pool) for pool, ready in zip(self._pools, self._ready)):
-            ahead = max(self.lookahead, -(-_PREPARE_CHUNK // len(self._pools)))
+            most_missing = max(self.lookahead - len(pool) for pool in self._pools)
+            ahead = max(most_missing, -(-_PREPARE_CHUNK // len(self._pools)))
             wanted, counts = [], []
             for local_row, ready in enumerate(self._ready):
                 first = self._pulled[local_row] + len(ready)
