@@ -397,7 +397,7 @@ def _train_loop(state, stream, step_fn, start_step: int, total_steps: int, parti
         window_start = time.perf_counter()
 
     def save(step: int, force: bool = False):
-        fetch_metrics()  # Nothing after a non-finite step may be saved.
+        fetch_metrics()  # Nothing after a non-finite step may be saved (a no-op when the loop did).
         position = _stream_state_of_all_rows(stream_position)
         with _failed_saves_named(model_dir):
             manager.save(step, args=ocp.args.Composite(**{
@@ -416,9 +416,9 @@ def _train_loop(state, stream, step_fn, start_step: int, total_steps: int, parti
             # The position after this step's batch, not after the ones prefetched since.
             stream_position = stream.state()
             pending.append((step, metrics, waited, stream.input_cpu_s))
-            # Step 1 compiles: its own window, so the compilation is not in anyone's tokens/s.
             evaluate = bool(eval_period and train_eval_fn and step % eval_period == 0)
             save_now = step % checkpoint_cfg.save.period == 0 or step == total_steps
+            # Step 1 compiles: its own window, so the compilation is not in anyone's tokens/s.
             # Evaluation and saving need the steps checked first (nothing after a non-finite
             # one is evaluated or saved).
             if step % stats_period == 0 or step == start_step + 1 or evaluate or save_now:

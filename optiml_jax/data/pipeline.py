@@ -122,7 +122,6 @@ class PackedBatchStream:
             raise ValueError(f"PackedBatchStream: lookahead must be at least 1, got {lookahead}.")
         if isinstance(mixture, str):
             mixture = ResolvedMixture.from_registry(mixture)
-        self.mixture = mixture
         self._rates = mixture.rates
         self._specs = list(mixture.specs)
         absent = [spec.name for spec in self._specs if spec.path is None]
@@ -133,7 +132,6 @@ class PackedBatchStream:
         self.sequence_length = sequence_length
         self.seed = seed
         self.lookahead = lookahead
-        self.cache_dir = cache_dir
         rows_per_shard = batch_size // num_shards
         self.rows = (shard_index * rows_per_shard, (shard_index + 1) * rows_per_shard)
         self._sampler = MixtureSampler([s.name for s in self._specs], [r for _, r in mixture.rates], seed)
